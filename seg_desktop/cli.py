@@ -1,0 +1,264 @@
+"""The command line: the window by default, and every job headless for schedulers and scripts.
+
+Errors print one line to stderr and exit non-zero; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from seg_desktop import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INSUFFICIENT = 0, 1, 2, 3
+
+
+class CommandError(Exception):
+    """A failure to report to the user as one line."""
+
+
+def default_database() -> Path:
+    """The user's default office database in the platform's app-data folder."""
+    from platformdirs import user_data_path
+
+    folder = user_data_path("seg-desktop", appauthor=False)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder / "office.db"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command (SPEC section 5)."""
+    parser = argparse.ArgumentParser(
+        prog="seg-desktop",
+        description="Segment an office's clients into revenue tiers and rule-based segments.",
+    )
+    parser.add_argument("--version", action="version", version=f"seg-desktop {__version__}")
+    db_help = "SQLite file or database URL (default: your office database in the app-data folder)"
+    parser.add_argument("--db", help=db_help)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--db", help=db_help, default=argparse.SUPPRESS)
+        return sub
+
+    demo = command("demo", "create a demo office with realistic clients and revenue")
+    demo.add_argument("--clients", type=_positive, default=2_000, help="how many clients (2000)")
+    demo.add_argument("--months", type=_positive, default=36, help="months of revenue (36)")
+    demo.add_argument(
+        "--seed", type=int, default=7, help="random seed: the same seed, the same office"
+    )
+
+    importer = command("import", "import clients or revenue from a .csv or .xlsx file")
+    importer.add_argument("kind", choices=["clients", "revenue"])
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--dry-run", action="store_true", help="show the preview, change nothing")
+    importer.add_argument(
+        "--encoding", help="file encoding (default: detect UTF-8 or Windows-1252)"
+    )
+    importer.add_argument("--delimiter", help="CSV delimiter: , ; or tab (default: detect)")
+    importer.add_argument("--decimal", choices=[".", ","], default=".", help="decimal separator")
+    importer.add_argument(
+        "--date-format", choices=["iso", "dmy", "mdy"], help="how dates are written in the file"
+    )
+    importer.add_argument("--sheet", help="the Excel sheet to read (default: the first)")
+    importer.add_argument("--header-row", type=_positive, help="the row holding the column names")
+    importer.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a field to a column header, e.g. --map ref='Account No' (repeatable)",
+    )
+
+    defs = command("definitions", "import or export strategies, settings and segments (TOML)")
+    defs.add_argument("action", choices=["import", "export"])
+    defs.add_argument("file", type=Path)
+
+    run = command("run", "run segmentation and save the run")
+    run.add_argument("--as-of", type=_date, help="as-of date (default: today)")
+    run.add_argument("--json", action="store_true", help="print the saved run as JSON")
+
+    export = command("export", "export the current run's tiers, or a segment's members")
+    export.add_argument("--out", type=Path, required=True, help="output file (.xlsx or .csv)")
+    export.add_argument("--segment", help="export this segment's members")
+    export.add_argument(
+        "--as-of", type=_date, help="date the segment is evaluated on (default: today)"
+    )
+
+    command("check", "check the database's integrity and print a verdict")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `seg-desktop` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
+        None: _window,
+        "demo": _demo,
+        "import": _import,
+        "definitions": _definitions,
+        "run": _run,
+        "export": _export,
+        "check": _check,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        print("seg-desktop: interrupted; nothing more was saved", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # the one place every failure becomes a line, not a traceback
+        print(f"seg-desktop: error: {_message(error)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _message(error: BaseException) -> str:
+    from seg_desktop.store.database import StoreError
+
+    if isinstance(error, CommandError | StoreError | ValueError | OSError):
+        if isinstance(error, OSError) and error.strerror:
+            name = f"{error.filename}: " if error.filename else ""
+            return f"{name}{error.strerror}"
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def _database(args: argparse.Namespace) -> str:
+    db = getattr(args, "db", None)
+    return str(db) if db else str(default_database())
+
+
+def _window(args: argparse.Namespace) -> int:
+    try:
+        from seg_desktop.gui.app import run_window
+    except ImportError as error:
+        raise CommandError(f"the window cannot start: {error}") from None
+    return run_window(_database(args))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from seg_desktop.demo import load_demo
+    from seg_desktop.store.office import Office
+
+    office = Office.open(_database(args))
+    try:
+        summary = load_demo(office, clients=args.clients, months=args.months, seed=args.seed)
+    finally:
+        office.close()
+    print(
+        f"Demo office created in {office.target}: {summary.clients:,} clients, "
+        f"{summary.revenue_records:,} revenue records from {summary.first_date} to "
+        f"{summary.last_date}, {summary.groups:,} client groups."
+    )
+    print("Next: seg-desktop run --db ... to segment it.")
+    return EXIT_OK
+
+
+def _definitions(args: argparse.Namespace) -> int:
+    from seg_desktop.io.definitions_file import read_definitions, write_definitions
+    from seg_desktop.store.office import Office
+
+    office = Office.open(_database(args), create=args.action == "import")
+    try:
+        if args.action == "export":
+            write_definitions(args.file, office.export_definitions())
+            print(f"Definitions written to {args.file}")
+        else:
+            new = read_definitions(args.file, office.settings())
+            office.replace_definitions(new)
+            print(
+                f"Definitions imported from {args.file}: "
+                f"{'settings, ' if new.settings else ''}{len(new.strategies)} strateg"
+                f"{'y' if len(new.strategies) == 1 else 'ies'}, {len(new.segments)} segment"
+                f"{'' if len(new.segments) == 1 else 's'}."
+            )
+    finally:
+        office.close()
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from seg_desktop.core.engine import Trigger
+    from seg_desktop.core.periods import InsufficientData
+    from seg_desktop.store.office import Office
+
+    office = Office.open(_database(args), create=False)
+    try:
+        try:
+            summary = office.run_segmentation(args.as_of, Trigger.COMMAND_LINE)
+        except InsufficientData as why:
+            print(
+                f"seg-desktop: insufficient data: {why}; the previous run stays current",
+                file=sys.stderr,
+            )
+            return EXIT_INSUFFICIENT
+    finally:
+        office.close()
+    if args.json:
+        print(json.dumps(summary.to_json(), indent=2))
+        return EXIT_OK
+    print(f"Run {summary.id} saved: {summary.range.describe()}, as of {summary.as_of.isoformat()}.")
+    for kind, tiers in summary.tiers.items():
+        counts = ", ".join(f"{tier.name} {tier.count:,}" for tier in tiers)
+        print(f"  {kind.label}: {counts}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from seg_desktop.io.exporting import export_clients
+    from seg_desktop.store.office import Office
+
+    office = Office.open(_database(args), create=False)
+    try:
+        if args.segment is not None:
+            office.find_segment(args.segment)  # a clear error before any file is touched
+        count = export_clients(office, args.out, args.segment, args.as_of)
+    finally:
+        office.close()
+    what = f"members of '{args.segment}'" if args.segment else "clients with their tiers"
+    print(f"{count:,} {what} written to {args.out}")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        from seg_desktop.io.importing import import_command
+    except ImportError:
+        raise CommandError("importing files is not available in this build") from None
+    return import_command(args, _database(args))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from seg_desktop.store.integrity import check_database
+
+    report = check_database(_database(args))
+    for line in report.lines:
+        print(line)
+    print(report.verdict)
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Opening an office database: URLs, SQLite pragmas, schema migrations, clear errors.
+
+Dialect-specific pieces of the store live here and in `dialect.py`, nowhere
+else, so the same repositories run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+
+from seg_desktop.store.schema import APPLICATION_ID, SCHEMA_VERSION, Base, Meta, table_of
+
+
+class StoreError(Exception):
+    """A database problem, with a message a user can act on."""
+
+
+class NotOurDatabase(StoreError):
+    """The file is not a seg_desktop database (or not a database at all)."""
+
+
+class NewerDatabase(StoreError):
+    """The database was written by a newer version of the program."""
+
+
+class DatabaseBusy(StoreError):
+    """Another program holds a lock on the database."""
+
+
+Migration = Callable[[Connection], None]
+# MIGRATIONS[v] upgrades a database at schema version v to v + 1. A database
+# opened by a new version of the program runs every step it is missing, in one
+# transaction, so an old file either opens fully upgraded or stays as it was.
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def database_url(db: str | os.PathLike[str]) -> str:
+    """A SQLAlchemy URL from a `--db` argument: a URL as given, anything else a SQLite path."""
+    raw = os.fspath(db)
+    if "://" in raw:
+        return raw
+    return "sqlite:///" + str(Path(raw).expanduser().resolve())
+
+
+def describe_target(url: str) -> str:
+    """A URL as shown to the user: the SQLite path, or the server URL without password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Let SQLAlchemy's "begin" event below decide when a transaction starts
+    # (pysqlite's own implicit BEGIN would leave reads outside the transaction).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 5000")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    # A writer takes the write lock up front, so two writers queue on
+    # busy_timeout instead of failing halfway when one upgrades its lock.
+    mode = "BEGIN IMMEDIATE" if connection.info.get("write") else "BEGIN"
+    connection.exec_driver_sql(mode)
+
+
+class Database:
+    """An open office database: the engine, and transactions to read or write in."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is a desktop SQLite file (else a server)."""
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def target(self) -> str:
+        """The path or server URL, for messages and the status bar."""
+        return describe_target(self.url)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction: one consistent snapshot for every query inside it."""
+        with translate_errors(self.target), self.engine.connect() as connection:
+            connection.info["write"] = False
+            with connection.begin():
+                yield connection
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed whole when the block ends, rolled back on any error."""
+        with translate_errors(self.target), self.engine.connect() as connection:
+            connection.info["write"] = True
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                connection.info["write"] = False
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+@contextlib.contextmanager
+def translate_errors(target: str) -> Iterator[None]:
+    """Turn driver errors into StoreErrors whose message names the cause."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except OperationalError as error:
+        message = str(error.orig) if error.orig is not None else str(error)
+        lowered = message.lower()
+        if "locked" in lowered or "busy" in lowered:
+            raise DatabaseBusy(
+                f"{target} is locked by another program (another seg-desktop window, a backup "
+                "or sync tool); try again when it has finished"
+            ) from None
+        if "disk is full" in lowered or "no space" in lowered:
+            raise StoreError(f"the disk holding {target} is full; nothing was saved") from None
+        if "readonly" in lowered or "read-only" in lowered:
+            raise StoreError(f"{target} is read-only; nothing was saved") from None
+        if "file is not a database" in lowered:
+            raise NotOurDatabase(
+                f"{target} is not a seg_desktop database (it is not a SQLite file, or its header "
+                "is damaged); it was left untouched"
+            ) from None
+        if "malformed" in lowered or "corrupt" in lowered:
+            raise StoreError(f"{target} is damaged ({message})") from None
+        raise StoreError(f"database error on {target}: {message}") from None
+    except (DBAPIError, sqlite3.DatabaseError) as error:
+        orig = getattr(error, "orig", None)
+        message = str(orig) if orig is not None else str(error)
+        if "file is not a database" in message or "not a database" in message:
+            raise NotOurDatabase(
+                f"{target} is not a seg_desktop database (it is not a SQLite file, or its header "
+                "is damaged); it was left untouched"
+            ) from None
+        if "malformed" in message or "corrupt" in message:
+            raise StoreError(f"{target} is damaged ({message})") from None
+        raise StoreError(f"database error on {target}: {message}") from None
+
+
+def open_database(db: str | os.PathLike[str], *, create: bool = True) -> Database:
+    """Open (and if needed create or upgrade) the office database at a path or URL.
+
+    Raises NotOurDatabase for a file that holds other tables or is not a
+    database, NewerDatabase for a schema this version does not know, and
+    StoreError for anything else, each with a message for the user.
+    """
+    url = database_url(db)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"'{db}' is neither a file path nor a database URL") from None
+    target = describe_target(url)
+    engine_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "")
+        if parsed.database and parsed.database != ":memory:":
+            if not path.exists() and not create:
+                raise StoreError(
+                    f"{path} does not exist (create an office with 'seg-desktop demo' or "
+                    "'seg-desktop import', or open it in the window)"
+                )
+            if not path.parent.is_dir():
+                raise StoreError(f"the folder {path.parent} does not exist")
+            if not path.exists():
+                # Created readable by the user only: it holds client data.
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                os.close(fd)
+        engine_args["connect_args"] = {"check_same_thread": False, "timeout": 5}
+    try:
+        engine = create_engine(url, **engine_args)
+    except (ArgumentError, SQLAlchemyError, ImportError) as error:
+        raise StoreError(f"cannot open {target}: {error}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    database = Database(engine, url)
+    try:
+        _prepare(database)
+    except BaseException:
+        engine.dispose()
+        raise
+    return database
+
+
+def _prepare(database: Database) -> None:
+    target = database.target
+    with translate_errors(target):
+        if database.is_sqlite:
+            raw = database.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA journal_mode = WAL")
+                row = cursor.fetchone()
+                mode = row[0] if row else None
+                cursor.close()
+            finally:
+                raw.close()
+            if mode not in ("wal", "memory"):
+                raise StoreError(f"{target}: cannot switch to write-ahead logging ({mode})")
+        with database.write() as connection:
+            tables = set(inspect(connection).get_table_names())
+            if not tables:
+                _create(connection)
+                return
+            if "meta" not in tables:
+                raise NotOurDatabase(
+                    f"{target} is not a seg_desktop database (it holds other tables: "
+                    f"{', '.join(sorted(tables)[:5])}); it was left untouched"
+                )
+            facts = dict(connection.execute(select(Meta.key, Meta.value)).all())
+            if facts.get("application") != APPLICATION_ID:
+                raise NotOurDatabase(
+                    f"{target} is not a seg_desktop database; it was left untouched"
+                )
+            version = int(facts.get("schema_version", "0"))
+            if version > SCHEMA_VERSION:
+                raise NewerDatabase(
+                    f"{target} was saved by a newer version of seg-desktop (schema {version}, "
+                    f"this version reads up to {SCHEMA_VERSION}); update the program to open it"
+                )
+            if version < SCHEMA_VERSION:
+                migrate(connection, version)
+
+
+def _create(connection: Connection) -> None:
+    Base.metadata.create_all(connection)
+    connection.execute(
+        table_of(Meta).insert(),
+        [
+            {"key": "application", "value": APPLICATION_ID},
+            {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+            {"key": "created_at", "value": dt.datetime.now().isoformat(timespec="seconds")},
+        ],
+    )
+
+
+def migrate(connection: Connection, from_version: int, to_version: int = SCHEMA_VERSION) -> None:
+    """Run the upgrade steps between two schema versions inside the caller's transaction."""
+    for version in range(from_version, to_version):
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise StoreError(f"no upgrade is known from schema version {version}")
+        step(connection)
+    connection.execute(
+        table_of(Meta).update().where(Meta.key == "schema_version").values(value=str(to_version))
+    )
+
+
+def insert_returning_id(connection: Connection, statement: Insert) -> int:
+    """Execute a single-row INSERT and return the new row's primary key."""
+    key = connection.execute(statement).inserted_primary_key
+    if key is None or key[0] is None:
+        raise StoreError("the database did not return the new record's id")
+    return int(key[0])
+
+
+def schema_version(connection: Connection) -> int:
+    """The schema version recorded in the database."""
+    value = connection.execute(text("SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+    return int(value or 0)

@@ -1,0 +1,113 @@
+"""The few SQL pieces that differ between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, func
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import Integer
+
+
+class literal_position(FunctionElement[int]):
+    """Position of `needle` in `haystack` (1-based, 0 if absent), matched literally.
+
+    Unlike LIKE, no character of the needle is special (`%`, `_`, `\\` match
+    themselves) and the comparison is case-sensitive on both engines.
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "literal_position"
+
+
+@compiles(literal_position)
+def _literal_position_default(element: literal_position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = list(element.clauses)
+    return f"instr({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
+
+
+@compiles(literal_position, "postgresql")
+def _literal_position_postgresql(element: literal_position, compiler: Any, **kw: Any) -> str:
+    haystack, needle = list(element.clauses)
+    return f"strpos({compiler.process(haystack, **kw)}, {compiler.process(needle, **kw)})"
+
+
+def contains_literal(haystack: ColumnElement[str], needle: str) -> ColumnElement[bool]:
+    """`haystack` contains `needle` as a literal, case-sensitive substring (never NULL)."""
+    return func.coalesce(literal_position(haystack, needle), 0) > 0
+
+
+class int_div(FunctionElement[int]):
+    """Integer division of two non-negative integers, truncated, on both engines.
+
+    SQLite divides integers as integers; PostgreSQL's SUM of BIGINT is NUMERIC,
+    where `/` would keep the fraction, so it uses div().
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "int_div"
+
+
+@compiles(int_div)
+def _int_div_default(element: int_div, compiler: Any, **kw: Any) -> str:
+    numerator, denominator = list(element.clauses)
+    return f"(({compiler.process(numerator, **kw)}) / ({compiler.process(denominator, **kw)}))"
+
+
+@compiles(int_div, "postgresql")
+def _int_div_postgresql(element: int_div, compiler: Any, **kw: Any) -> str:
+    numerator, denominator = list(element.clauses)
+    return f"div({compiler.process(numerator, **kw)}, {compiler.process(denominator, **kw)})"
+
+
+_PLACEHOLDER = {"qmark": "?", "numeric": ":{n}", "format": "%s", "pyformat": "%s"}
+
+
+def bulk_insert(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    batch: int = 20_000,
+) -> int:
+    """Insert many plain tuples through the driver's executemany; returns the rows inserted.
+
+    SQLAlchemy's executemany processes every bound value in Python; for the
+    hundreds of thousands of rows a run or an import writes, handing tuples
+    straight to the driver is several times faster. Values must already be in
+    a form the driver takes: ints, str, bool, None; dates go through
+    `date_param`.
+    """
+    marker = _PLACEHOLDER.get(connection.dialect.paramstyle, "?")
+    placeholders = ", ".join(marker.format(n=i + 1) for i in range(len(columns)))
+    names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
+    table_name = connection.dialect.identifier_preparer.format_table(table)
+    statement = f"INSERT INTO {table_name} ({names}) VALUES ({placeholders})"
+    total = 0
+    chunk: list[Sequence[object]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= batch:
+            connection.exec_driver_sql(statement, chunk)
+            total += len(chunk)
+            chunk = []
+    if chunk:
+        connection.exec_driver_sql(statement, chunk)
+        total += len(chunk)
+    return total
+
+
+def date_param(connection: Connection) -> Callable[[dt.date], object]:
+    """How to pass a date to `bulk_insert` on this engine.
+
+    SQLite stores dates as ISO text (what SQLAlchemy's Date type writes there);
+    PostgreSQL's driver takes date objects.
+    """
+    if connection.dialect.name == "sqlite":
+        return dt.date.isoformat
+    return lambda day: day

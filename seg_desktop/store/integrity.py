@@ -1,0 +1,120 @@
+"""The "Check database" command: engine checks, then the office's own invariants."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from sqlalchemy import BigInteger, Connection, cast, func, select
+
+from seg_desktop.store.data import refresh_rollups
+from seg_desktop.store.database import StoreError, open_database
+from seg_desktop.store.schema import ClientMonth, ClientStats, Revenue, Run, RunAssignment
+
+
+@dataclass
+class CheckReport:
+    """The findings of a check and its verdict."""
+
+    target: str
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether no problem was found."""
+        return not self.problems
+
+    @property
+    def verdict(self) -> str:
+        """One line a user can act on."""
+        if self.ok:
+            return f"OK: {self.target} passed every check."
+        return f"DAMAGED: {self.target}: " + "; ".join(self.problems)
+
+
+def check_database(db: str | os.PathLike[str]) -> CheckReport:
+    """Run every check on an existing database; never modifies it."""
+    report = CheckReport(target=str(db))
+    try:
+        database = open_database(db, create=False)
+    except StoreError as error:
+        report.problems.append(str(error))
+        return report
+    report.target = database.target
+    try:
+        with database.read() as connection:
+            if database.is_sqlite:
+                result = [row[0] for row in connection.exec_driver_sql("PRAGMA integrity_check")]
+                if result != ["ok"]:
+                    report.problems.append(
+                        "SQLite integrity check failed: " + "; ".join(result[:5])
+                    )
+                else:
+                    report.lines.append("SQLite integrity check: ok")
+                keys = list(connection.exec_driver_sql("PRAGMA foreign_key_check"))
+                if keys:
+                    report.problems.append(f"{len(keys)} rows point to records that do not exist")
+                else:
+                    report.lines.append("Foreign keys: ok")
+            _check_rollups(connection, report)
+            _check_runs(connection, report)
+    except StoreError as error:
+        report.problems.append(str(error))
+    finally:
+        database.close()
+    return report
+
+
+def _check_rollups(connection: Connection, report: CheckReport) -> None:
+    revenue_total = connection.execute(
+        select(cast(func.coalesce(func.sum(Revenue.amount_cents), 0), BigInteger), func.count())
+    ).one()
+    month_total = connection.execute(
+        select(
+            cast(func.coalesce(func.sum(ClientMonth.amount_cents), 0), BigInteger),
+            func.coalesce(func.sum(ClientMonth.line_count), 0),
+        )
+    ).one()
+    stats_total = connection.execute(
+        select(
+            cast(func.coalesce(func.sum(ClientStats.total_cents), 0), BigInteger),
+            func.coalesce(func.sum(ClientStats.invoice_count), 0),
+        )
+    ).one()
+    records = (int(revenue_total[0]), int(revenue_total[1]))
+    if (int(month_total[0]), int(month_total[1])) != records or (
+        int(stats_total[0]),
+        int(stats_total[1]),
+    ) != records:
+        report.problems.append(
+            "the monthly totals do not match the revenue records (run the check's repair)"
+        )
+    else:
+        report.lines.append(f"Revenue rollups: ok ({records[1]:,} records)")
+
+
+def _check_runs(connection: Connection, report: CheckReport) -> None:
+    runs = int(connection.execute(select(func.count()).select_from(Run)).scalar() or 0)
+    orphans = int(
+        connection.execute(
+            select(func.count())
+            .select_from(RunAssignment)
+            .where(RunAssignment.run_id.not_in(select(Run.id)))
+        ).scalar()
+        or 0
+    )
+    if orphans:
+        report.problems.append(f"{orphans} run assignments belong to no run")
+    else:
+        report.lines.append(f"Runs: ok ({runs} saved)")
+
+
+def repair_rollups(db: str | os.PathLike[str]) -> None:
+    """Rebuild every rollup from the revenue records."""
+    database = open_database(db, create=False)
+    try:
+        with database.write() as connection:
+            refresh_rollups(connection)
+    finally:
+        database.close()

@@ -1,0 +1,250 @@
+"""Segmentation runs: computed by the core engine, saved whole or not at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Connection, cast, func, insert, select
+
+from seg_desktop.core.engine import (
+    Cancelled,
+    Progress,
+    RunCancelled,
+    RunInputs,
+    RunResult,
+    Trigger,
+    compute_run,
+)
+from seg_desktop.core.money import Cents
+from seg_desktop.core.periods import EffectiveRange
+from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
+from seg_desktop.store import data, definitions
+from seg_desktop.store.database import Database, insert_returning_id
+from seg_desktop.store.dialect import bulk_insert
+from seg_desktop.store.schema import ClientMonth, Run, RunAssignment, table_of
+
+run_t = table_of(Run)
+assignment_t = table_of(RunAssignment)
+month_t = table_of(ClientMonth)
+
+
+@dataclass(frozen=True)
+class TierCount:
+    """A tier of a run's strategy snapshot with how many it held."""
+
+    name: str
+    monthly_lower: Cents
+    count: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A saved run as the history, the status bar and `run --json` show it."""
+
+    id: int
+    created_at: dt.datetime
+    trigger: Trigger
+    as_of: dt.date
+    range: EffectiveRange
+    tiers: dict[StrategyKind, list[TierCount]]
+
+    def strategy(self, kind: StrategyKind) -> Strategy | None:
+        """The strategy as it was when the run was made (None if it was not active)."""
+        if kind not in self.tiers:
+            return None
+        return Strategy(kind, tuple(Tier(t.name, t.monthly_lower) for t in self.tiers[kind]))
+
+    def to_json(self) -> dict[str, object]:
+        """The run as `run --json` prints it."""
+        return {
+            "run_id": self.id,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "trigger": self.trigger.value,
+            "as_of": self.as_of.isoformat(),
+            "range_start": self.range.start.isoformat(),
+            "range_end": self.range.end.isoformat(),
+            "n": self.range.months,
+            "clipped": self.range.clipped,
+            "strategies": {
+                kind.value: {
+                    "tiers": [
+                        {
+                            "name": tier.name,
+                            "monthly_lower": _major(tier.monthly_lower),
+                            "effective_lower": _major(tier.monthly_lower * self.range.months),
+                            "count": tier.count,
+                        }
+                        for tier in tiers
+                    ]
+                }
+                for kind, tiers in self.tiers.items()
+            },
+        }
+
+
+def _major(cents: Cents) -> str:
+    from seg_desktop.core.money import format_plain
+
+    return format_plain(cents)
+
+
+def load_inputs(connection: Connection, as_of: dt.date) -> RunInputs:
+    """Everything the engine needs besides the productions, in one snapshot."""
+    settings = definitions.get_settings(connection)
+    return RunInputs(
+        as_of=as_of,
+        settings=settings.segmentation,
+        strategies=list(definitions.get_strategies(connection).values()),
+        earliest_record=data.earliest_record_date(connection),
+        client_ids=data.all_client_ids(connection),
+        group_members=data.group_members(connection),
+        overrides=definitions.list_overrides(connection),
+    )
+
+
+def productions(connection: Connection, period: EffectiveRange) -> Iterator[tuple[int, Cents]]:
+    """(client id, production) for the clients with revenue inside the range, from the rollup."""
+    query = (
+        select(month_t.c.client_id, cast(func.sum(month_t.c.amount_cents), BigInteger))
+        .where(month_t.c.month_key.between(period.start_month, period.end_month))
+        .group_by(month_t.c.client_id)
+    )
+    for client_id, amount in connection.execute(query):
+        yield int(client_id), int(amount)
+
+
+def run_segmentation(
+    database: Database,
+    as_of: dt.date,
+    trigger: Trigger,
+    progress: Progress | None = None,
+    cancelled: Cancelled | None = None,
+) -> RunSummary:
+    """Compute and save a run in one write transaction; on any failure the previous run stays.
+
+    Raises InsufficientData (nothing saved, the user is told why), RunCancelled,
+    StrategyError or StoreError.
+    """
+    report = progress or (lambda _f, _m: None)
+    stop = cancelled or (lambda: False)
+    with database.write() as connection:
+        inputs = load_inputs(connection, as_of)
+        result = compute_run(inputs, lambda period: productions(connection, period), report, stop)
+        report(0.9, "Saving the run")
+        run_id = save_run(connection, result, trigger, stop)
+        if stop():
+            raise RunCancelled()
+    report(1.0, "Run saved")
+    with database.read() as connection:
+        summary = get_run(connection, run_id)
+    assert summary is not None
+    return summary
+
+
+def save_run(
+    connection: Connection, result: RunResult, trigger: Trigger, cancelled: Cancelled
+) -> int:
+    """Insert a run and every assignment (inside the caller's transaction)."""
+    snapshot = {
+        strategy_result.strategy.kind.value: [
+            {"name": tier.name, "monthly_lower": tier.monthly_lower, "count": count}
+            for tier, count in zip(
+                strategy_result.strategy.tiers, strategy_result.counts(), strict=True
+            )
+        ]
+        for strategy_result in result.results
+    }
+    run_id = insert_returning_id(
+        connection,
+        insert(run_t).values(
+            created_at=dt.datetime.now().replace(microsecond=0),
+            trigger=trigger.value,
+            as_of=result.as_of,
+            range_start=result.range.start,
+            range_end=result.range.end,
+            months=result.range.months,
+            clipped=result.range.clipped,
+            snapshot=json.dumps(snapshot),
+        ),
+    )
+    columns = (
+        "run_id",
+        "kind",
+        "subject_id",
+        "production_cents",
+        "computed_tier",
+        "tier",
+        "tier_name",
+        "overridden",
+    )
+    for strategy_result in result.results:
+        kind = strategy_result.strategy.kind.value
+        names = strategy_result.strategy.names
+        if cancelled():
+            raise RunCancelled()
+        bulk_insert(
+            connection,
+            assignment_t,
+            columns,
+            (
+                (
+                    run_id,
+                    kind,
+                    a.subject_id,
+                    a.production,
+                    a.computed_tier,
+                    a.tier,
+                    names[a.tier],
+                    a.overridden,
+                )
+                for a in strategy_result.assignments
+            ),
+        )
+    return run_id
+
+
+def current_run_id(connection: Connection) -> int | None:
+    """The id of the current run: the latest saved one."""
+    value = connection.execute(select(func.max(run_t.c.id))).scalar()
+    return int(value) if value is not None else None
+
+
+def get_run(connection: Connection, run_id: int) -> RunSummary | None:
+    """A saved run by id."""
+    row = connection.execute(select(run_t).where(run_t.c.id == run_id)).mappings().first()
+    if row is None:
+        return None
+    snapshot = json.loads(row["snapshot"])
+    return RunSummary(
+        id=row["id"],
+        created_at=row["created_at"],
+        trigger=Trigger(row["trigger"]),
+        as_of=row["as_of"],
+        range=EffectiveRange(
+            start=row["range_start"],
+            end=row["range_end"],
+            months=row["months"],
+            clipped=bool(row["clipped"]),
+        ),
+        tiers={
+            StrategyKind(kind): [
+                TierCount(t["name"], int(t["monthly_lower"]), int(t["count"])) for t in tiers
+            ]
+            for kind, tiers in snapshot.items()
+        },
+    )
+
+
+def current_run(connection: Connection) -> RunSummary | None:
+    """The current run, if any run was ever saved."""
+    run_id = current_run_id(connection)
+    return get_run(connection, run_id) if run_id is not None else None
+
+
+def list_runs(connection: Connection) -> list[RunSummary]:
+    """Every saved run, newest first."""
+    ids = connection.execute(select(run_t.c.id).order_by(run_t.c.id.desc())).scalars().all()
+    return [summary for run_id in ids if (summary := get_run(connection, run_id)) is not None]

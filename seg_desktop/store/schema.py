@@ -1,0 +1,259 @@
+"""The database schema as SQLAlchemy 2 typed models.
+
+The models define the tables; the repositories query them with Core
+statements and hand out frozen core dataclasses, so no ORM object ever leaves
+the store or crosses a thread. Everything here is accepted by both SQLite and
+PostgreSQL: money is BIGINT cents, dates are DATE, months are integer keys
+(year * 12 + month - 1) so no date arithmetic is needed in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only aliases the rowid for a column declared exactly INTEGER.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = "seg_desktop"
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table of an office database."""
+
+
+class Meta(Base):
+    """Key/value facts about the database itself: application, schema version."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Setting(Base):
+    """The office settings (segmentation months, buffer months, nightly run)."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Client(Base):
+    """A client of the office, matched on imports by its external reference."""
+
+    __tablename__ = "client"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str | None] = mapped_column(String(200))
+
+
+class ClientTag(Base):
+    """One tag of one client."""
+
+    __tablename__ = "client_tag"
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class ClientGroup(Base):
+    """A family, employer or other group of clients."""
+
+    __tablename__ = "client_group"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+
+
+class GroupMember(Base):
+    """A client's membership of a group."""
+
+    __tablename__ = "group_member"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("client_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    __table_args__ = (Index("ix_group_member_client", "client_id", "group_id"),)
+
+
+class Revenue(Base):
+    """One statement line or invoice."""
+
+    __tablename__ = "revenue"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    month_key: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    __table_args__ = (
+        # Covers the rollup refresh and a client's own statement (no table lookups).
+        Index("ix_revenue_client_month", "client_id", "month_key", "amount_cents", "date"),
+        Index("ix_revenue_client_reference", "client_id", "reference"),
+    )
+
+
+class ClientMonth(Base):
+    """Rollup: a client's revenue per calendar month, kept current on every write."""
+
+    __tablename__ = "client_month"
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    month_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    line_count: Mapped[int] = mapped_column(Integer)
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class ClientStats(Base):
+    """Rollup: the per-client rule fields, kept current on every write."""
+
+    __tablename__ = "client_stats"
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    invoice_count: Mapped[int] = mapped_column(Integer, default=0)
+    average_cents: Mapped[int | None] = mapped_column(BigInteger)
+    first_date: Mapped[dt.date | None] = mapped_column(Date)
+    last_date: Mapped[dt.date | None] = mapped_column(Date)
+    __table_args__ = (
+        Index("ix_client_stats_first_date", "first_date"),
+        Index("ix_client_stats_last_date", "last_date"),
+        Index("ix_client_stats_total", "total_cents"),
+    )
+
+
+class StrategyRow(Base):
+    """A tier strategy (one per kind)."""
+
+    __tablename__ = "strategy"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TierRow(Base):
+    """A tier of a strategy, by position (0 = lowest)."""
+
+    __tablename__ = "tier"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    strategy_kind: Mapped[str] = mapped_column(ForeignKey("strategy.kind", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    monthly_lower_cents: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("strategy_kind", "position"),)
+
+
+class TierOverride(Base):
+    """A client or group pinned to a tier by hand."""
+
+    __tablename__ = "tier_override"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    tier_name: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("kind", "subject_id"),)
+
+
+class Segment(Base):
+    """A rule segment and its last recomputed membership count."""
+
+    __tablename__ = "segment"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    match_mode: Mapped[str] = mapped_column(String(3), default="all")
+    member_count: Mapped[int | None] = mapped_column(Integer)
+    recomputed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    recomputed_as_of: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class CriterionRow(Base):
+    """One criterion of a segment, stored as typed (canonical text)."""
+
+    __tablename__ = "criterion"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(40))
+    operator: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("segment_id", "position"),)
+
+
+class SegmentMember(Base):
+    """A client in a segment's last recomputed membership."""
+
+    __tablename__ = "segment_member"
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("client.id", ondelete="CASCADE"), primary_key=True
+    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class Run(Base):
+    """A saved segmentation run; the one with the highest id is current."""
+
+    __tablename__ = "run"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    trigger: Mapped[str] = mapped_column(String(20))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    range_start: Mapped[dt.date] = mapped_column(Date)
+    range_end: Mapped[dt.date] = mapped_column(Date)
+    months: Mapped[int] = mapped_column(Integer)
+    clipped: Mapped[bool] = mapped_column(Boolean)
+    snapshot: Mapped[str] = mapped_column(Text)
+    """JSON: each strategy's kind, tier names and monthly limits (cents) and counts per tier."""
+
+
+class RunAssignment(Base):
+    """A client's or group's production and tier in one run."""
+
+    __tablename__ = "run_assignment"
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    production_cents: Mapped[int] = mapped_column(BigInteger)
+    computed_tier: Mapped[int] = mapped_column(Integer)
+    tier: Mapped[int] = mapped_column(Integer)
+    tier_name: Mapped[str] = mapped_column(String(200))
+    overridden: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+TABLES = Base.metadata.tables
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Table, typed as one (the repositories use Core statements on it)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
