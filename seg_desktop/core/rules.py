@@ -119,15 +119,15 @@ def operators_for(field: RuleField) -> tuple[Operator, ...]:
     return _ORDERED_OPERATORS
 
 
+class RuleValueError(ValueError):
+    """A criterion whose value does not fit its field; the message is for the user."""
+
+
 class MatchMode(enum.StrEnum):
     """Whether every criterion or any one must match."""
 
     ALL = "all"
     ANY = "any"
-
-
-class RuleValueError(ValueError):
-    """A criterion whose value does not fit its field; the message is for the user."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,17 @@ class Criterion:
     field: RuleField
     operator: Operator
     value: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept the names as a file or a form gives them ("total_revenue", "less_than").
+        try:
+            object.__setattr__(self, "field", RuleField(self.field))
+        except ValueError:
+            raise RuleValueError(f"unknown field '{self.field}'") from None
+        try:
+            object.__setattr__(self, "operator", Operator(self.operator))
+        except ValueError:
+            raise RuleValueError(f"unknown operator '{self.operator}'") from None
 
 
 @dataclass(frozen=True)

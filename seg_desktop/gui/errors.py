@@ -210,8 +210,9 @@ def setup_logging(
     """Log to a rotating file (by default in the user's log folder); return the handler.
 
     The handler goes on the root logger, so warnings from SQLAlchemy and other libraries
-    land in the same file. Remove and close it to undo (``ExceptionHandler.uninstall``
-    does this for the handler it set up).
+    land in the same file; only the ``seg_desktop`` loggers are lowered to ``level``, so
+    the libraries' own INFO chatter stays out. Remove and close the handler to undo
+    (``ExceptionHandler.uninstall`` does this for the handler it set up).
     """
     path = log_path if log_path is not None else default_log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,10 +221,10 @@ def setup_logging(
     )
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    if root.level > level or root.level == logging.NOTSET:
-        root.setLevel(level)
+    logging.getLogger().addHandler(handler)
+    package_logger = logging.getLogger("seg_desktop")
+    if package_logger.getEffectiveLevel() > level:
+        package_logger.setLevel(level)
     return handler
 
 
@@ -349,16 +350,15 @@ class ExceptionHandler(QObject):
     @Slot(object)
     def _present(self, report: ErrorReport) -> None:
         assert QThread.currentThread() is self.thread(), "error dialog built off the GUI thread"
+        if self._show_dialog and self._dialog is None:
+            dialog = ErrorDialog(report, self._dialog_parent)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.finished.connect(self._forget_dialog)
+            self._dialog = dialog
+            # show(), not exec(): a nested event loop inside the failed slot's call stack
+            # is how re-entrancy bugs are born.
+            dialog.show()
         self.exception_reported.emit(report)
-        if not self._show_dialog or self._dialog is not None:
-            return
-        dialog = ErrorDialog(report, self._dialog_parent)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(self._forget_dialog)
-        self._dialog = dialog
-        # show(), not exec(): a nested event loop inside the failed slot's call stack is
-        # how re-entrancy bugs are born.
-        dialog.show()
 
     @Slot()
     def _forget_dialog(self) -> None:

@@ -18,10 +18,17 @@ from seg_desktop.core.money import Cents, MoneyError, cents_from_decimal
 
 DecimalSeparator = Literal[".", ","]
 
-# The common shapes of a plain export ("1234.50", "-12", "0.5") take this path;
-# it is most of a large statement file, so it avoids everything else below.
-_PLAIN_DOT: Final = re.compile(r"(-?)(\d+)(?:\.(\d\d?))?")
-_PLAIN_COMMA: Final = re.compile(r"(-?)(\d+)(?:,(\d\d?))?")
+# The common shapes of an export ("1234.50", "-12", "1,234.50"; "1.234,50" with
+# a decimal comma) take a short path: they are most of a large statement file.
+# PLAIN_AMOUNT[decimal] matches exactly the texts `plain_cents` reads.
+PLAIN_AMOUNT: Final[dict[str, re.Pattern[str]]] = {
+    ".": re.compile(r"-?[0-9]+(?:\.[0-9][0-9]?)?"),
+    ",": re.compile(r"-?[0-9]+(?:,[0-9][0-9]?)?"),
+}
+_GROUPED: Final[dict[str, re.Pattern[str]]] = {
+    ".": re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9][0-9]?)?"),
+    ",": re.compile(r"-?[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9][0-9]?)?"),
+}
 
 _CURRENCY_SYMBOLS: Final = "$€£¥₹₣₤"
 _CURRENCY_CODES: Final = (
@@ -69,14 +76,23 @@ def parse_amount(text: str, decimal: DecimalSeparator = ".") -> Cents:
     ($ € £ EUR USD ...) before or after the number. More than two decimals is
     refused unless the extra digits are zeros ("12.3400" is exactly 12.34).
     """
-    plain = (_PLAIN_DOT if decimal == "." else _PLAIN_COMMA).fullmatch(text)
-    if plain is not None:
-        sign, whole, fraction = plain.groups()
-        cents = int(whole) * 100
-        if fraction:
-            cents += int(fraction) * (10 if len(fraction) == 1 else 1)
-        return -cents if sign else cents
+    if PLAIN_AMOUNT[decimal].fullmatch(text) is not None:
+        return plain_cents(text, decimal)
+    if _GROUPED[decimal].fullmatch(text) is not None:
+        return plain_cents(text.replace("," if decimal == "." else ".", ""), decimal)
     return _parse_amount_slowly(text, decimal)
+
+
+def plain_cents(text: str, decimal: str) -> Cents:
+    """Cents of a text already known to be digits with an optional sign and 1-2 decimals.
+
+    "-1234.5" -> int("-12345") * 10: exact integer arithmetic, no regex groups.
+    """
+    point = text.find(decimal)
+    if point < 0:
+        return int(text) * 100
+    places = len(text) - point - 1
+    return int(text[:point] + text[point + 1 :]) * (10 if places == 1 else 1)
 
 
 def _parse_amount_slowly(text: str, decimal: DecimalSeparator) -> Cents:

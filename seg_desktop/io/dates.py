@@ -60,11 +60,28 @@ def parse_date(text: str, date_format: DateFormat | None) -> dt.date:
     under "iso" they are a `DateProblem`; with no format they raise
     `DateFormatNeeded`. Two-digit years are refused, never widened to a century.
     """
-    if len(text) == 10 and text[4] == "-" and text[7] == "-":
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            pass  # the slow path below says why
+    if len(text) == 10:
+        # The usual shapes, "2026-03-02" and "02/03/2026", without a regex.
+        if text[4] == "-" and text[7] == "-":
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass  # the slow path below says why
+        elif (
+            date_format in ("dmy", "mdy")
+            and text[2] == text[5]
+            and text[2] in "/.-"
+            and text.isascii()
+            and text[:2].isdigit()
+            and text[3:5].isdigit()
+            and text[6:].isdigit()
+        ):
+            first, second = int(text[:2]), int(text[3:5])
+            day, month = (first, second) if date_format == "dmy" else (second, first)
+            try:
+                return dt.date(int(text[6:]), month, day)
+            except ValueError:
+                pass  # the slow path below says why
     raw = text.strip()
     if not raw:
         raise DateProblem("missing date")

@@ -37,6 +37,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+
+# A private module, but the extension point openpyxl itself uses for every
+# sheet; openpyxl is pinned (3.1.5) and the tests read every file back.
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 from openpyxl.xml.constants import SHEET_MAIN_NS
@@ -47,6 +50,7 @@ from seg_desktop.io.atomic import atomic_write
 
 __all__ = [
     "DATE_FORMAT",
+    "FORMULA_TRIGGERS",
     "INTEGER_FORMAT",
     "MONEY_FORMAT",
     "PROGRESS_EVERY",
@@ -674,14 +678,15 @@ def write_xlsx(
     summary_sheet.column_dimensions["B"].width = value_width
 
     with tempfile.TemporaryDirectory(prefix="seg-export-", ignore_cleanup_errors=True) as scratch:
-        data_writer = _DataSheetWriter(
-            data_sheet, os.path.join(scratch, "data.xml"), columns, rows, styles, pacer
-        )
-        summary_writer = _SummarySheetWriter(
-            summary_sheet, os.path.join(scratch, "summary.xml"), summary
-        )
-        writers = (data_writer, summary_writer)
+        writers: list[_ScratchSheetWriter] = []
         try:
+            data_writer = _DataSheetWriter(
+                data_sheet, os.path.join(scratch, "data.xml"), columns, rows, styles, pacer
+            )
+            writers.append(data_writer)
+            writers.append(
+                _SummarySheetWriter(summary_sheet, os.path.join(scratch, "summary.xml"), summary)
+            )
             for sheet, writer in zip((data_sheet, summary_sheet), writers, strict=True):
                 # A write-only sheet creates its writer on first use unless one
                 # is set; ours are set before openpyxl ever asks.
@@ -698,9 +703,11 @@ def write_xlsx(
                 ExcelWriter(workbook, archive).write_data()
         finally:
             # Close the scratch files before the folder goes (Windows cannot
-            # remove open files); harmless after a successful save.
+            # remove open files); a no-op after a successful save. A failure
+            # here must not hide the error that brought us here.
             for writer in writers:
-                writer.close()
+                with contextlib.suppress(OSError, ValueError):
+                    writer.close()
     if progress is not None:
         progress(data_writer.rows_written)
     return data_writer.rows_written

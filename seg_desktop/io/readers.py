@@ -25,15 +25,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from seg_desktop.io.amounts import (
+    PLAIN_AMOUNT,
     AmountProblem,
     DecimalSeparator,
     cents_from_number,
     parse_amount,
+    plain_cents,
 )
 from seg_desktop.io.dates import (
+    DATE_FORMATS,
     DateEvidence,
     DateFormat,
     DateFormatNeeded,
@@ -111,10 +114,7 @@ _NON_KEY: Final = re.compile(r"[^\w#]|_", re.UNICODE)
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+")
 _CP1252_UNDEFINED: Final = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _DETECT_CHUNK: Final = 1 << 20
-# The amounts of a plain export, taken by the hot loop without calling parse_amount
-# (which gives the same result for them, only slower).
-_PLAIN_DOT_AMOUNT: Final = re.compile(r"-?[0-9]+(?:\.[0-9][0-9]?)?")
-_PLAIN_COMMA_AMOUNT: Final = re.compile(r"-?[0-9]+(?:,[0-9][0-9]?)?")
+
 _XLSX_MAGIC: Final = b"PK\x03\x04"
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0"
 
@@ -356,7 +356,7 @@ def read_revenue(
         else:
             return
     # Outside the `with`: the file is closed before it is scanned again for evidence.
-    raise _date_format_error(path, options, plan)
+    raise _date_format_error(path, options, plan, progress, cancelled)
 
 
 # --------------------------------------------------------------------------- opening files
@@ -381,7 +381,7 @@ class _Table:
 
     def file_error(self, error: Exception, row_number: int) -> ImportFileError:
         """The user's sentence for a read error met at (or near) `row_number`."""
-        if isinstance(error, UnicodeDecodeError):
+        if isinstance(error, UnicodeError):
             return ImportFileError(
                 f"{self.name} is not valid {_encoding_label(self.encoding or '')} text"
                 f" (near row {row_number}): choose its encoding."
@@ -392,8 +392,21 @@ class _Table:
         )
 
 
+def _check_options(options: ImportOptions) -> None:
+    """Options a caller got wrong are a file error too: the user chose them in a dialog."""
+    if options.decimal not in (".", ","):
+        raise ImportFileError(f"'{options.decimal}' cannot be the decimal separator (use . or ,).")
+    if options.date_format not in (None, *DATE_FORMATS):
+        raise ImportFileError(
+            f"'{options.date_format}' is not a date format (use iso, dmy or mdy)."
+        )
+    if options.header_row is not None and options.header_row < 1:
+        raise ImportFileError(f"The header row must be 1 or more, not {options.header_row}.")
+
+
 @contextmanager
 def _open_table(path: Path, kind: Kind, options: ImportOptions) -> Iterator[_Table]:
+    _check_options(options)
     name = path.name
     try:
         size = path.stat().st_size
@@ -444,7 +457,7 @@ def _open_csv(path: Path, size: int, kind: Kind, options: ImportOptions) -> Iter
             position=lambda: (raw.tell(), size),
             encoding=encoding,
             delimiter=delimiter,
-            read_errors=(csv.Error, UnicodeDecodeError),
+            read_errors=(csv.Error, UnicodeError),
         )
 
 
@@ -462,6 +475,7 @@ def _choose_encoding(path: Path, requested: str | None) -> str:
             if requested is not None:
                 try:
                     codec = codecs.lookup(requested).name
+                    io.TextIOWrapper(io.BytesIO(), encoding=requested)  # refuses "base64" & co
                 except LookupError:
                     raise ImportFileError(f"'{requested}' is not a known text encoding.") from None
                 if codec == "utf-8" and start.startswith(codecs.BOM_UTF8):
@@ -549,37 +563,55 @@ def _open_xlsx(path: Path, options: ImportOptions) -> Iterator[_Table]:
     import openpyxl
 
     name = path.name
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as error:  # openpyxl raises many types for a malformed archive
+    if path.suffix.lower() == ".ods":
         raise ImportFileError(
-            f"{name} could not be read as an Excel workbook ({error})."
-        ) from error
-    try:
-        sheets = tuple(str(sheet.title) for sheet in workbook.worksheets)
-        if not sheets:
-            raise ImportFileError(f"{name} has no worksheet.")
-        title = options.sheet if options.sheet is not None else sheets[0]
-        if title not in sheets:
-            listed = ", ".join(f"'{sheet}'" for sheet in sheets)
-            raise ImportFileError(f"{name} has no worksheet '{title}' (it has {listed}).")
-        sheet = workbook[title]
-        declared_rows = sheet.max_row if isinstance(sheet.max_row, int) else 0
-        # Some writers store a wrong size; without it openpyxl reads every row there is.
-        sheet.reset_dimensions()
-        counter = _Counter()
-        rows = _guarded_xlsx(sheet.iter_rows(min_row=1, values_only=True), name, counter)
-        yield _Table(
-            name=name,
-            format="xlsx",
-            records=rows,
-            position=lambda: (counter.rows, max(declared_rows, counter.rows)),
-            sheet=title,
-            sheets=sheets,
-            epoch_1904=workbook.epoch.year == 1904,
+            f"{name} is an OpenDocument spreadsheet: save it as .xlsx or CSV and import that."
         )
+    with path.open("rb") as handle:
+        # A handle rather than the path: openpyxl refuses a path whose name does
+        # not end in .xlsx, and a workbook is a workbook whatever it is called.
+        try:
+            workbook = openpyxl.load_workbook(
+                handle, read_only=True, data_only=True, keep_links=False
+            )
+        except Exception as error:  # openpyxl raises many types for a malformed archive
+            raise ImportFileError(
+                f"{name} could not be read as an Excel workbook ({error})."
+            ) from error
+        with _closing_workbook(workbook):
+            yield _sheet_table(workbook, name, options)
+
+
+@contextmanager
+def _closing_workbook(workbook: Any) -> Iterator[None]:
+    try:
+        yield
     finally:
         workbook.close()
+
+
+def _sheet_table(workbook: Any, name: str, options: ImportOptions) -> _Table:
+    sheets = tuple(str(sheet.title) for sheet in workbook.worksheets)
+    if not sheets:
+        raise ImportFileError(f"{name} has no worksheet.")
+    title = options.sheet if options.sheet is not None else sheets[0]
+    if title not in sheets:
+        listed = ", ".join(f"'{sheet}'" for sheet in sheets)
+        raise ImportFileError(f"{name} has no worksheet '{title}' (it has {listed}).")
+    sheet = workbook[title]
+    declared_rows = sheet.max_row if isinstance(sheet.max_row, int) else 0
+    # Some writers store a wrong size; without it openpyxl reads every row there is.
+    sheet.reset_dimensions()
+    counter = _Counter()
+    return _Table(
+        name=name,
+        format="xlsx",
+        records=_guarded_xlsx(sheet.iter_rows(min_row=1, values_only=True), name, counter),
+        position=lambda: (counter.rows, max(declared_rows, counter.rows)),
+        sheet=title,
+        sheets=sheets,
+        epoch_1904=workbook.epoch.year == 1904,
+    )
 
 
 @dataclass
@@ -716,8 +748,6 @@ class _Plan:
 
 
 def _plan(table: _Table, kind: Kind, options: ImportOptions, name: str) -> _Plan:
-    if options.header_row is not None and options.header_row < 1:
-        raise ImportFileError(f"The header row must be 1 or more, not {options.header_row}.")
     first: list[Sequence[object]] = []
     try:
         first.extend(itertools.islice(table.records, _rows_needed(options)))
@@ -987,7 +1017,7 @@ def _revenue_rows(
     width = max(columns.values()) + 1
     date_format, decimal, epoch_1904 = options.date_format, options.decimal, table.epoch_1904
     fromisoformat = dt.date.fromisoformat
-    plain_amount = (_PLAIN_DOT_AMOUNT if decimal == "." else _PLAIN_COMMA_AMOUNT).fullmatch
+    plain_amount = PLAIN_AMOUNT[decimal].fullmatch
     tick_mask = TICK_ROWS - 1
     row_number = plan.header_row
     try:
@@ -1030,14 +1060,7 @@ def _revenue_rows(
 
             cents = 0
             if type(amount_cell) is str and plain_amount(amount_cell) is not None:
-                # "-1234.5" -> int("-12345") * 10: exact, and no regex groups to unpack.
-                point = amount_cell.find(decimal)
-                if point < 0:
-                    cents = int(amount_cell) * 100
-                else:
-                    places = len(amount_cell) - point - 1
-                    digits = amount_cell[:point] + amount_cell[point + 1 :]
-                    cents = int(digits) * (10 if places == 1 else 1)
+                cents = plain_cents(amount_cell, decimal)
             else:
                 try:
                     cents = _cell_cents(amount_cell, decimal)
@@ -1049,22 +1072,40 @@ def _revenue_rows(
                 continue
             reference = None
             if reference_at is not None:
-                reference = _reference_text(record[reference_at]) or None
+                reference_cell = record[reference_at]
+                if type(reference_cell) is str:
+                    reference = reference_cell.strip() or None
+                    if reference is not None and reference[0] == "=":
+                        reference = _reference_text(reference) or None
+                else:
+                    reference = _reference_text(reference_cell) or None
             yield RevenueRow(row_number, client_ref, day, cents, reference)
     except table.read_errors as error:
         raise table.file_error(error, row_number + 1) from error
     ticker.finish()
 
 
-def _date_format_error(path: Path, options: ImportOptions, plan: _Plan) -> ImportFileError:
-    """The file-level error for non-ISO dates with no format chosen, from the whole column."""
+def _date_format_error(
+    path: Path,
+    options: ImportOptions,
+    plan: _Plan,
+    progress: Progress | None,
+    cancelled: Cancelled | None,
+) -> ImportFileError:
+    """The file-level error for non-ISO dates with no format chosen, from the whole column.
+
+    The file is read again from the start (progress starts over) because the
+    message must say what the whole column supports, not the rows seen so far.
+    """
     evidence = DateEvidence()
     date_at = plan.columns["date"]
     with _open_table(path, "revenue", options) as table:
         rescan = _plan(table, "revenue", options, path.name)
-        for row_number, record in _data_records(rescan, table, _Ticker(table, None, None)):
+        for row_number, record in _data_records(rescan, table, _Ticker(table, progress, cancelled)):
             if date_at < len(record):
                 _observe_date(evidence, record[date_at], row_number)
+                if evidence.contradictory:
+                    break  # nothing later can change the message
     sentence = evidence.explain(plan.headers[date_at]) or (
         f"Column '{plan.headers[date_at]}' has dates that need a date format:"
         " choose --date-format dmy or mdy."

@@ -82,6 +82,8 @@ class GroupInfo:
 
 def insert_clients(connection: Connection, clients: Sequence[NewClient]) -> dict[str, int]:
     """Insert new clients (refs must be new) with tags and groups; returns ref -> id."""
+    if not clients:
+        return {}
     for start in range(0, len(clients), _BATCH):
         chunk = clients[start : start + _BATCH]
         connection.execute(

@@ -207,41 +207,53 @@ def open_database(db: str | os.PathLike[str], *, create: bool = True) -> Databas
 def _prepare(database: Database) -> None:
     target = database.target
     with translate_errors(target):
-        if database.is_sqlite:
-            raw = database.engine.raw_connection()
-            try:
-                cursor = raw.cursor()
-                cursor.execute("PRAGMA journal_mode = WAL")
-                row = cursor.fetchone()
-                mode = row[0] if row else None
-                cursor.close()
-            finally:
-                raw.close()
-            if mode not in ("wal", "memory"):
-                raise StoreError(f"{target}: cannot switch to write-ahead logging ({mode})")
-        with database.write() as connection:
+        # Look before touching anything: a file that is not ours is left byte for byte
+        # as it was (not even switched to write-ahead logging).
+        with database.read() as connection:
             tables = set(inspect(connection).get_table_names())
-            if not tables:
+            version = _check_ours(connection, tables, target) if tables else None
+        if database.is_sqlite:
+            _enable_wal(database)
+        with database.write() as connection:
+            if version is None:
+                if set(inspect(connection).get_table_names()):
+                    return  # another process created it meanwhile
                 _create(connection)
-                return
-            if "meta" not in tables:
-                raise NotOurDatabase(
-                    f"{target} is not a seg_desktop database (it holds other tables: "
-                    f"{', '.join(sorted(tables)[:5])}); it was left untouched"
-                )
-            facts = dict(connection.execute(select(Meta.key, Meta.value)).all())
-            if facts.get("application") != APPLICATION_ID:
-                raise NotOurDatabase(
-                    f"{target} is not a seg_desktop database; it was left untouched"
-                )
-            version = int(facts.get("schema_version", "0"))
-            if version > SCHEMA_VERSION:
-                raise NewerDatabase(
-                    f"{target} was saved by a newer version of seg-desktop (schema {version}, "
-                    f"this version reads up to {SCHEMA_VERSION}); update the program to open it"
-                )
-            if version < SCHEMA_VERSION:
+            elif version < SCHEMA_VERSION:
                 migrate(connection, version)
+
+
+def _check_ours(connection: Connection, tables: set[str], target: str) -> int:
+    """The schema version of one of our databases, or NotOurDatabase / NewerDatabase."""
+    if "meta" not in tables:
+        raise NotOurDatabase(
+            f"{target} is not a seg_desktop database (it holds other tables: "
+            f"{', '.join(sorted(tables)[:5])}); it was left untouched"
+        )
+    facts = dict(connection.execute(select(Meta.key, Meta.value)).all())
+    if facts.get("application") != APPLICATION_ID:
+        raise NotOurDatabase(f"{target} is not a seg_desktop database; it was left untouched")
+    version = int(facts.get("schema_version", "0"))
+    if version > SCHEMA_VERSION:
+        raise NewerDatabase(
+            f"{target} was saved by a newer version of seg-desktop (schema {version}, "
+            f"this version reads up to {SCHEMA_VERSION}); update the program to open it"
+        )
+    return version
+
+
+def _enable_wal(database: Database) -> None:
+    raw = database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA journal_mode = WAL")
+        row = cursor.fetchone()
+        mode = row[0] if row else None
+        cursor.close()
+    finally:
+        raw.close()
+    if mode not in ("wal", "memory"):
+        raise StoreError(f"{database.target}: cannot switch to write-ahead logging ({mode})")
 
 
 def _create(connection: Connection) -> None:

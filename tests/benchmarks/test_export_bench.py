@@ -206,10 +206,10 @@ def _openpyxl_cells(path: Path, rows: Iterator[tuple[object, ...]]) -> int:
                 else:
                     cells.append(value)
                 continue
-            assert not isinstance(value, str)
-            cell = WriteOnlyCell(
-                sheet, value=Decimal(value).scaleb(-2) if kind == "money" else value
-            )
+            if kind == "money":
+                assert isinstance(value, int)
+                value = Decimal(value).scaleb(-2)
+            cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = formats[kind]
             cells.append(cell)
         sheet.append(cells)

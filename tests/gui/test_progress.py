@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -30,7 +31,7 @@ class ShowRecorder(QObject):
         super().__init__()
         self.shown_at: list[float] = []
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 -- Qt API
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Show:
             self.shown_at.append(time.monotonic())
         return False
@@ -43,8 +44,16 @@ def runner(qtbot: QtBot) -> Iterator[TaskRunner]:
     assert task_runner.shutdown(5000)
 
 
-def in_status_bar(qtbot: QtBot, runner: TaskRunner) -> tuple[TaskProgressWidget, ShowRecorder]:
+@dataclass
+class StatusBarSetUp:
     """A shown main window with the widget in its status bar, as the app will have it."""
+
+    window: QMainWindow  # held so the window (and with it the widget) stays alive
+    widget: TaskProgressWidget
+    recorder: ShowRecorder
+
+
+def in_status_bar(qtbot: QtBot, runner: TaskRunner) -> StatusBarSetUp:
     window = QMainWindow()
     qtbot.addWidget(window)
     widget = TaskProgressWidget(runner)
@@ -53,7 +62,7 @@ def in_status_bar(qtbot: QtBot, runner: TaskRunner) -> tuple[TaskProgressWidget,
     widget.installEventFilter(recorder)
     window.show()
     qtbot.waitExposed(window)
-    return widget, recorder
+    return StatusBarSetUp(window, widget, recorder)
 
 
 def delay_timer(widget: TaskProgressWidget) -> QTimer:
@@ -63,13 +72,15 @@ def delay_timer(widget: TaskProgressWidget) -> QTimer:
 
 
 def test_hidden_while_idle(qtbot: QtBot, runner: TaskRunner) -> None:
-    widget, recorder = in_status_bar(qtbot, runner)
+    setup = in_status_bar(qtbot, runner)
+    widget, recorder = setup.widget, setup.recorder
     assert not widget.isVisible()
     assert recorder.shown_at == []
 
 
 def test_appears_for_a_long_task_and_hides_when_done(qtbot: QtBot, runner: TaskRunner) -> None:
-    widget, recorder = in_status_bar(qtbot, runner)
+    setup = in_status_bar(qtbot, runner)
+    widget, recorder = setup.widget, setup.recorder
     reported = threading.Event()
     release = threading.Event()
 
@@ -84,7 +95,8 @@ def test_appears_for_a_long_task_and_hides_when_done(qtbot: QtBot, runner: TaskR
     runner.submit("Running segmentation", segmentation)
     qtbot.waitUntil(widget.isVisible, timeout=5000)
 
-    assert recorder.shown_at[0] - submitted_at >= (DEFAULT_SHOW_DELAY_MS - 10) / 1000
+    # Qt's default (coarse) timers may fire up to 5 % early.
+    assert recorder.shown_at[0] - submitted_at >= 0.94 * DEFAULT_SHOW_DELAY_MS / 1000
     qtbot.waitUntil(lambda: widget.message == "Computing tiers", timeout=5000)
     assert widget.value == 0.25
 
@@ -95,7 +107,8 @@ def test_appears_for_a_long_task_and_hides_when_done(qtbot: QtBot, runner: TaskR
 
 
 def test_never_appears_for_a_short_task(qtbot: QtBot, runner: TaskRunner) -> None:
-    widget, recorder = in_status_bar(qtbot, runner)
+    setup = in_status_bar(qtbot, runner)
+    widget, recorder = setup.widget, setup.recorder
 
     def count_members(progress: ProgressFn, cancelled: CancelledFn) -> int:
         progress(1.0, "Counted")
@@ -122,7 +135,8 @@ def test_shows_task_name_and_busy_bar_until_progress(qtbot: QtBot, runner: TaskR
 
 
 def test_cancel_button_cancels_the_task(qtbot: QtBot, runner: TaskRunner) -> None:
-    widget, _ = in_status_bar(qtbot, runner)
+    setup = in_status_bar(qtbot, runner)
+    widget = setup.widget
     saw_cancel: list[bool] = []
 
     def long_import(progress: ProgressFn, cancelled: CancelledFn) -> None:
@@ -153,8 +167,6 @@ def test_stays_up_across_queued_preview_tasks(qtbot: QtBot) -> None:
     runner = LatestOnlyRunner()
     widget = TaskProgressWidget(runner, show_delay_ms=0)
     qtbot.addWidget(widget)
-    widget_window = QMainWindow()
-    qtbot.addWidget(widget_window)
     recorder = ShowRecorder()
     widget.installEventFilter(recorder)
     release = threading.Event()

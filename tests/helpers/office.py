@@ -115,7 +115,7 @@ def facts(client_id: int = 1, **values: object) -> ClientFacts:
 def table_rows(office: Office, table: str) -> list[tuple[object, ...]]:
     """Every row of a table, sorted, for before/after comparisons."""
     with office.database.read() as connection:
-        rows = connection.execute(text(f"SELECT * FROM {table}")).tuples().all()  # noqa: S608
+        rows = connection.execute(text(f"SELECT * FROM {table}")).all()
     return sorted((tuple(row) for row in rows), key=repr)
 
 

@@ -7,6 +7,8 @@ import datetime as dt
 import os
 import random
 import stat
+import subprocess
+import sys
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -747,3 +749,42 @@ def test_atomic_path_leaves_target_on_error(tmp_path: Path) -> None:
         raise Boom
     assert target.read_bytes() == b"old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+# ----------------------------------------------------------------- memory
+
+MEMORY_SCRIPT = """
+import datetime as dt, sys
+from pathlib import Path
+from seg_desktop.io.export import Column, SummarySection, write_xlsx
+
+kinds = ["text"] * 6 + ["money", "integer", "date", "date", "money", "money", "text", "text"]
+columns = [Column(f"c{i}", f"Column {i}", kind) for i, kind in enumerate(kinds)]
+day = dt.date(2024, 1, 31)
+
+def rows():
+    for n in range(250_000):
+        yield (f"{n:06d}", f"Client {n}", f"c{n}@example.com", "active", "a;b", "Group",
+               n * 37, n % 97, day, day, -n, n, "Gold", None)
+
+write_xlsx(Path(sys.argv[1]), columns, rows(), sheet_title="x",
+           summary=[SummarySection("Counts", [("Gold", 250_000)])])
+with open("/proc/self/status") as status:
+    print(next(line for line in status if line.startswith("VmHWM")).split()[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_xlsx_memory_stays_flat_for_250k_rows(tmp_path: Path) -> None:
+    path = tmp_path / "big.xlsx"
+    completed = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak_mb = int(completed.stdout.strip()) / 1024
+    assert peak_mb < 300
+    assert zipfile.is_zipfile(path)

@@ -1,0 +1,241 @@
+"""The main window: wires the views, menus, toolbar and status bar; holds no business logic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+)
+
+from seg_desktop.core.engine import Trigger
+from seg_desktop.gui.about import show_about
+from seg_desktop.gui.clients_view import ClientsView
+from seg_desktop.gui.criteria_editor import CriteriaEditor
+from seg_desktop.gui.errors import ErrorDialog, build_report
+from seg_desktop.gui.progress import TaskProgressWidget
+from seg_desktop.gui.segment_list import SegmentListPanel
+from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.window_state import WindowStateStore
+from seg_desktop.store.runs import RunSummary
+
+
+class MainWindow(QMainWindow):
+    """Segment list on the left; the criteria editor and the clients in tabs; runs from the toolbar."""
+
+    closed = Signal()
+
+    def __init__(self, session: OfficeSession, settings: QSettings) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.session = session
+        self._state = WindowStateStore(settings)
+        self._error_dialog: ErrorDialog | None = None
+        self.setWindowTitle(f"seg-desktop — {session.office.target}")
+        self.resize(1280, 800)
+        self.setMinimumSize(900, 560)
+
+        self.segment_list = SegmentListPanel(session)
+        self.editor = CriteriaEditor(session)
+        self.clients = ClientsView(session)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("main_tabs")
+        self.tabs.addTab(self.editor, "Segment")
+        self.tabs.addTab(self.clients, "Clients")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.addWidget(self.segment_list)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([300, 980])
+        self.setCentralWidget(self.splitter)
+
+        self.undo_group = QUndoGroup(self)
+        self.undo_group.addStack(self.editor.undo_stack)
+        self.undo_group.setActiveStack(self.editor.undo_stack)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect()
+        self._state.restore_all(self)
+        self._show_run(session.office.current_run())
+
+    # --- construction ------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        self.run_action = QAction("Run Segmentation", self)
+        self.run_action.setObjectName("run_action")
+        self.run_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.run_action.setStatusTip("Compute every client's production and tier and save a run")
+        self.cancel_action = QAction("Cancel", self)
+        self.cancel_action.setShortcut(QKeySequence("Ctrl+."))
+        self.cancel_action.setEnabled(False)
+        self.recompute_action = QAction("Recompute Segments", self)
+        self.export_action = QAction("Export Current Tiers…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.about_action = QAction("About seg-desktop", self)
+        self.undo_action = self.undo_group.createUndoAction(self, "Undo")
+        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        self.redo_action = self.undo_group.createRedoAction(self, "Redo")
+        self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        segment_menu = bar.addMenu("&Segment")
+        segment_menu.addAction(self.segment_list.new_action)
+        segment_menu.addAction(self.editor.save_action)
+        segment_menu.addSeparator()
+        segment_menu.addAction(self.segment_list.rename_action)
+        segment_menu.addAction(self.segment_list.duplicate_action)
+        segment_menu.addAction(self.segment_list.delete_action)
+        run_menu = bar.addMenu("&Run")
+        run_menu.addAction(self.run_action)
+        run_menu.addAction(self.recompute_action)
+        run_menu.addAction(self.cancel_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.segment_list.new_action)
+        toolbar.addAction(self.editor.save_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.run_action)
+        toolbar.addAction(self.cancel_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.export_action)
+        self.addToolBar(toolbar)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.database_label = QLabel(self.session.office.target)
+        self.database_label.setObjectName("database_label")
+        self.run_label = QLabel()
+        self.run_label.setObjectName("run_label")
+        self.progress = TaskProgressWidget(self.session.runner)
+        status.addWidget(self.database_label)
+        status.addWidget(self.run_label, 1)
+        status.addPermanentWidget(self.progress)
+
+    def _connect(self) -> None:
+        session = self.session
+        self.run_action.triggered.connect(self.run_segmentation)
+        self.clients.run_requested.connect(self.run_segmentation)
+        self.cancel_action.triggered.connect(session.runner.cancel)
+        self.recompute_action.triggered.connect(session.recompute_segments)
+        self.export_action.triggered.connect(self.export_current_tiers)
+        self.quit_action.triggered.connect(self.close)
+        self.about_action.triggered.connect(lambda: show_about(self, session.office.target))
+        session.runner.busy_changed.connect(self._busy_changed)
+        session.run_changed.connect(self._show_run)
+        session.notice.connect(self._notice)
+        session.error.connect(self.show_error)
+        self.segment_list.segment_selected.connect(self._open_segment)
+        self.segment_list.new_requested.connect(self._new_segment)
+        self.editor.saved.connect(self.segment_list.select_segment)
+
+    # --- behaviour ----------------------------------------------------------------------------
+
+    def run_segmentation(self) -> None:
+        """Start a run; a second request while one runs is refused with a status message."""
+        if not self.session.run_segmentation(Trigger.MANUAL):
+            busy = self.session.runner.current_name() or "another task"
+            self.statusBar().showMessage(f"Wait for “{busy}” to finish first.", 4000)
+
+    def export_current_tiers(self, path: Path | None = None) -> None:
+        """Export the current run's tiers for every client to .xlsx or .csv."""
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(
+                self,
+                "Export current tiers",
+                str(Path.home() / f"tiers-{dt.date.today().isoformat()}.xlsx"),
+                "Excel workbook (*.xlsx);;CSV file (*.csv)",
+            )
+            if not chosen:
+                return
+            path = Path(chosen)
+        from seg_desktop.io.exporting import export_clients
+
+        office, out = self.session.office, path
+
+        def work(progress: object, cancelled: object) -> int:
+            return export_clients(office, out, cancelled=cancelled)  # type: ignore[arg-type]
+
+        self.session.submit(
+            "Exporting tiers",
+            work,
+            lambda count: self.statusBar().showMessage(f"{count:,} clients written to {out}", 8000),
+        )
+
+    def _open_segment(self, segment_id: int) -> None:
+        info = next((s for s in self.session.office.segments() if s.id == segment_id), None)
+        if info is None:
+            return
+        self.editor.load(info)
+        self.tabs.setCurrentWidget(self.editor)
+
+    def _new_segment(self) -> None:
+        self.editor.load(None)
+        self.tabs.setCurrentWidget(self.editor)
+
+    def _busy_changed(self, busy: bool) -> None:
+        self.run_action.setEnabled(not busy)
+        self.cancel_action.setEnabled(busy)
+
+    def _show_run(self, summary: RunSummary | None) -> None:
+        if summary is None:
+            self.run_label.setText("No run yet: press Run Segmentation (Ctrl+R)")
+            return
+        self.run_label.setText(
+            f"Current run: {summary.range.describe()} · made "
+            f"{summary.created_at.strftime('%Y-%m-%d %H:%M')} ({summary.trigger.value})"
+        )
+
+    def _notice(self, title: str, text: str) -> None:
+        QMessageBox.information(self, title, text)
+
+    def show_error(self, what: str, error: BaseException, trace: str) -> None:
+        """Show a failure in a dialog with a copyable report; the window keeps running."""
+        report = build_report(f"{what} failed: {error}", error, trace)
+        self._error_dialog = ErrorDialog(report, self)
+        self._error_dialog.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Save the layout, stop the workers (cancelling a running task) and close the office."""
+        if self.session.runner.is_busy():
+            answer = QMessageBox.question(
+                self,
+                "A task is running",
+                f"“{self.session.runner.current_name()}” is still running. "
+                "Cancel it and quit? Nothing half-done is saved.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self._state.save_all(self)
+        self.editor.close()
+        self.session.runner.shutdown(10_000)
+        self.session.preview_runner.shutdown(10_000)
+        self.closed.emit()
+        super().closeEvent(event)

@@ -1,0 +1,587 @@
+"""The segment list: every rule segment with its member count, and the two tier strategies.
+
+The left pane of the main window. It only shows what the office has saved and asks the
+session to change it (rename, duplicate, delete); what a segment *is* stays in
+``core.rules`` and the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Callable, Iterable
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QAction, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QMessageBox,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from seg_desktop.core.tiers import StrategyKind
+from seg_desktop.gui.session import OfficeSession
+from seg_desktop.store.definitions import SegmentInfo
+from seg_desktop.store.runs import RunSummary
+
+__all__ = [
+    "NODE_KIND_ROLE",
+    "SEGMENT_ID_ROLE",
+    "STRATEGY_KIND_ROLE",
+    "ConfirmFn",
+    "NodeKind",
+    "SegmentListModel",
+    "SegmentListPanel",
+    "WarnFn",
+    "copy_name",
+    "format_recomputed",
+]
+
+NODE_KIND_ROLE = Qt.ItemDataRole.UserRole + 1
+"""Item data role: the :class:`NodeKind` value of a row."""
+SEGMENT_ID_ROLE = Qt.ItemDataRole.UserRole + 2
+"""Item data role: the segment id of a segment row."""
+STRATEGY_KIND_ROLE = Qt.ItemDataRole.UserRole + 3
+"""Item data role: the strategy kind value of a strategy or tier row."""
+
+ConfirmFn = Callable[[str, str], bool]
+"""``confirm(title, text) -> bool``: ask the user a yes/no question."""
+WarnFn = Callable[[str, str], None]
+"""``warn(title, text)``: tell the user why something was refused."""
+
+
+class NodeKind(enum.StrEnum):
+    """What a row of the segment list stands for."""
+
+    SECTION = "section"
+    SEGMENT = "segment"
+    STRATEGY = "strategy"
+    TIER = "tier"
+
+
+class _Column(enum.IntEnum):
+    NAME = 0
+    CLIENTS = 1
+    RECOMPUTED = 2
+
+
+_HEADERS = ("Name", "Clients", "Recomputed")
+
+
+def format_recomputed(when: dt.datetime | None) -> str:
+    """A recompute time as the list shows it ("2026-11-25 14:02"), or "never"."""
+    return "never" if when is None else when.strftime("%Y-%m-%d %H:%M")
+
+
+def copy_name(name: str, taken: Iterable[str]) -> str:
+    """The name for a duplicate: "Copy of X", or "Copy of X (2)", ... when that is taken."""
+    taken_names = {existing.strip() for existing in taken}
+    base = f"Copy of {name.strip()}"
+    candidate, number = base, 2
+    while candidate in taken_names:
+        candidate = f"{base} ({number})"
+        number += 1
+    return candidate
+
+
+def _count_text(count: int | None) -> str:
+    return "—" if count is None else f"{count:,}"
+
+
+class SegmentListModel(QStandardItemModel):
+    """Two sections: "Segments" (name, member count, recomputed) and "Tier strategies".
+
+    Rows carry their meaning in :data:`NODE_KIND_ROLE`, :data:`SEGMENT_ID_ROLE` and
+    :data:`STRATEGY_KIND_ROLE`. Only a segment's name is editable; an edit does not change
+    the model but emits :attr:`rename_requested`, and the list shows the new name once the
+    office has saved it (the store has the last word on names).
+    """
+
+    rename_requested = Signal(int, str)
+    """(segment id, new name) typed in place."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(0, len(_HEADERS), parent)
+        self.setHorizontalHeaderLabels(list(_HEADERS))
+        self._segments_section = self._section("Segments")
+        self._strategies_section = self._section("Tier strategies")
+        self._segments: list[SegmentInfo] = []
+
+    def _section(self, title: str) -> QStandardItem:
+        item = QStandardItem(title)
+        font = QFont()
+        font.setBold(True)
+        item.setFont(font)
+        item.setData(NodeKind.SECTION.value, NODE_KIND_ROLE)
+        # A heading, not something to act on: it can be expanded but never selected.
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        self.appendRow([item, *self._blank_cells(2)])
+        return item
+
+    @staticmethod
+    def _blank_cells(count: int) -> list[QStandardItem]:
+        cells = []
+        for _ in range(count):
+            cell = QStandardItem()
+            cell.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            cells.append(cell)
+        return cells
+
+    # --- filling ------------------------------------------------------------------------
+
+    @property
+    def segments(self) -> list[SegmentInfo]:
+        """The segments shown, in list order."""
+        return list(self._segments)
+
+    def set_segments(self, segments: Iterable[SegmentInfo]) -> None:
+        """Show these segments (replacing the ones shown)."""
+        self._segments = list(segments)
+        section = self._segments_section
+        section.removeRows(0, section.rowCount())
+        for info in self._segments:
+            section.appendRow(self._segment_row(info))
+        section.setText(f"Segments ({len(self._segments)})")
+
+    def _segment_row(self, info: SegmentInfo) -> list[QStandardItem]:
+        recomputed = format_recomputed(info.recomputed_at)
+        described = info.definition.description or info.definition.name
+        tooltip = f"{described}\n{_count_text(info.member_count)} clients, recomputed {recomputed}"
+        name = QStandardItem(info.definition.name)
+        name.setFlags(
+            Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+        )
+        count = self._cell(_count_text(info.member_count), align_right=True)
+        when = self._cell(recomputed)
+        for cell in (name, count, when):
+            cell.setData(NodeKind.SEGMENT.value, NODE_KIND_ROLE)
+            cell.setData(info.id, SEGMENT_ID_ROLE)
+            cell.setToolTip(tooltip)
+        return [name, count, when]
+
+    def set_run(self, run: RunSummary | None) -> None:
+        """Show each strategy's tier counts from this run ("no run yet" when None)."""
+        section = self._strategies_section
+        section.removeRows(0, section.rowCount())
+        for kind in StrategyKind:
+            section.appendRow(self._strategy_rows(kind, run))
+
+    def _strategy_rows(self, kind: StrategyKind, run: RunSummary | None) -> list[QStandardItem]:
+        name = self._cell(kind.label)
+        tiers = None if run is None else run.tiers.get(kind)
+        if run is None:
+            status, tooltip = "no run yet", "Run Segmentation to see how many are in each tier"
+        elif tiers is None:
+            status, tooltip = "not in run", "This strategy was not active in the current run"
+        else:
+            status = f"{sum(tier.count for tier in tiers):,}"
+            tooltip = f"Current run of {format_recomputed(run.created_at)}"
+        count = self._cell(status, align_right=True)
+        when = self._cell("" if run is None else format_recomputed(run.created_at))
+        for cell in (name, count, when):
+            cell.setData(NodeKind.STRATEGY.value, NODE_KIND_ROLE)
+            cell.setData(kind.value, STRATEGY_KIND_ROLE)
+            cell.setToolTip(tooltip)
+        # Highest tier first: the way an office reads a tier table (Gold, Silver, Bronze).
+        for tier in reversed(tiers or []):
+            tier_cells = [
+                self._cell(tier.name),
+                self._cell(f"{tier.count:,}", align_right=True),
+                self._cell(""),
+            ]
+            for cell in tier_cells:
+                cell.setData(NodeKind.TIER.value, NODE_KIND_ROLE)
+                cell.setData(kind.value, STRATEGY_KIND_ROLE)
+                cell.setToolTip(tooltip)
+            name.appendRow(tier_cells)
+        return [name, count, when]
+
+    @staticmethod
+    def _cell(text: str, *, align_right: bool = False) -> QStandardItem:
+        cell = QStandardItem(text)
+        cell.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        if align_right:
+            cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return cell
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def segments_index(self) -> QModelIndex:
+        """The index of the "Segments" heading."""
+        return self._segments_section.index()
+
+    def strategies_index(self) -> QModelIndex:
+        """The index of the "Tier strategies" heading."""
+        return self._strategies_section.index()
+
+    def index_of_segment(self, segment_id: int) -> QModelIndex:
+        """The name cell of a segment's row (invalid if it is not listed)."""
+        section = self._segments_section
+        for row in range(section.rowCount()):
+            child = section.child(row, _Column.NAME)
+            if child is not None and child.data(SEGMENT_ID_ROLE) == segment_id:
+                return child.index()
+        return QModelIndex()
+
+    def index_of_strategy(self, kind: StrategyKind) -> QModelIndex:
+        """The name cell of a strategy's row."""
+        section = self._strategies_section
+        for row in range(section.rowCount()):
+            child = section.child(row, _Column.NAME)
+            if child is not None and child.data(STRATEGY_KIND_ROLE) == kind.value:
+                return child.index()
+        return QModelIndex()
+
+    def segment_info(self, segment_id: int) -> SegmentInfo | None:
+        """The shown segment with this id, if any."""
+        return next((info for info in self._segments if info.id == segment_id), None)
+
+    # --- editing ------------------------------------------------------------------------
+
+    def setData(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        value: object,
+        role: int = Qt.ItemDataRole.EditRole,
+    ) -> bool:
+        """Turn an in-place edit of a segment name into :attr:`rename_requested`."""
+        if (
+            role == Qt.ItemDataRole.EditRole
+            and index.isValid()
+            and index.column() == _Column.NAME
+            and index.data(NODE_KIND_ROLE) == NodeKind.SEGMENT.value
+        ):
+            segment_id = index.data(SEGMENT_ID_ROLE)
+            if isinstance(value, str) and value != index.data():
+                self.rename_requested.emit(int(segment_id), value)
+            # The name changes when the office has saved it and the list refreshes.
+            return False
+        return super().setData(index, value, role)
+
+
+def _ask_with_message_box(parent: QWidget) -> ConfirmFn:
+    def confirm(title: str, text: str) -> bool:
+        answer = QMessageBox.question(
+            parent,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    return confirm
+
+
+def _warn_with_message_box(parent: QWidget) -> WarnFn:
+    def warn(title: str, text: str) -> None:
+        QMessageBox.warning(parent, title, text)
+
+    return warn
+
+
+class SegmentListPanel(QWidget):
+    """The segment list with New, Rename, Duplicate and Delete.
+
+    ``confirm`` and ``warn`` default to message boxes; tests (or a different front end)
+    pass their own. The list re-reads the office whenever the session announces that
+    segments, the current run or the strategies changed.
+    """
+
+    segment_selected = Signal(int)
+    """A segment (by id) became the selected row."""
+    strategy_selected = Signal(str)
+    """A tier strategy (by kind value, "individual" / "group") or one of its tiers was selected."""
+    new_requested = Signal()
+    """The user asked for a new segment (the editor should open a blank one)."""
+
+    def __init__(
+        self,
+        session: OfficeSession,
+        parent: QWidget | None = None,
+        *,
+        confirm: ConfirmFn | None = None,
+        warn: WarnFn | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.confirm: ConfirmFn = confirm or _ask_with_message_box(self)
+        self.warn: WarnFn = warn or _warn_with_message_box(self)
+        self._refreshing = False
+        self._selected: tuple[NodeKind, object] | None = None
+
+        self.model = SegmentListModel(self)
+        self.model.rename_requested.connect(self._rename_to)
+
+        self.view = QTreeView(self)
+        self.view.setObjectName("segment_list_view")
+        self.view.setModel(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(
+            QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.DoubleClicked
+        )
+        self.view.setUniformRowHeights(True)
+        self.view.setAllColumnsShowFocus(True)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(_Column.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(_Column.CLIENTS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(_Column.RECOMPUTED, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+
+        self.new_action = self._action("new", "&New Segment", "Create a new rule segment", self._new)
+        self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.rename_action = self._action("rename", "&Rename", "Rename the selected segment", self.rename)
+        self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
+        self.duplicate_action = self._action(
+            "duplicate",
+            "D&uplicate", "Copy the selected segment under a new name", self.duplicate
+        )
+        self.duplicate_action.setShortcut(QKeySequence("Ctrl+D"))
+        self.delete_action = self._action(
+            "delete",
+            "&Delete", "Delete the selected segment (clients are not touched)", self.delete
+        )
+        self.delete_action.setShortcut(QKeySequence.StandardKey.Delete)
+        # New works anywhere in the window; the other three act on the list's selection, so
+        # their keys (F2, Delete) must not fire while the user types in another pane.
+        self.addAction(self.new_action)
+        for action in (self.rename_action, self.duplicate_action, self.delete_action):
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        for action in (
+            self.new_action,
+            self.rename_action,
+            self.duplicate_action,
+            self.delete_action,
+        ):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setObjectName(f"{action.objectName()}_button")
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(buttons)
+        layout.addWidget(self.view, 1)
+
+        session.segments_changed.connect(self.refresh)
+        session.run_changed.connect(self.refresh)
+        session.strategies_changed.connect(self.refresh)
+        self.refresh()
+        self.view.expandAll()
+        self._update_actions()
+
+    def _action(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(f"{name}_action")
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    # --- reading the office ----------------------------------------------------------------
+
+    def refresh(self, *_args: object) -> None:
+        """Re-read the segments and the current run, keeping the selection where it can."""
+        office = self.session.office
+        selected = self._selected
+        expanded = self._expanded_strategies()
+        self._refreshing = True
+        try:
+            self.model.set_segments(office.segments())
+            self.model.set_run(office.current_run())
+            self.view.expand(self.model.segments_index())
+            self.view.expand(self.model.strategies_index())
+            for kind in expanded:
+                self.view.expand(self.model.index_of_strategy(kind))
+            restored = self._index_for(selected)
+            if restored.isValid():
+                self.view.setCurrentIndex(restored)
+            else:
+                self.view.clearSelection()
+        finally:
+            self._refreshing = False
+        # A row that vanished (deleted elsewhere) is no longer selected.
+        self._selected = self._node_of(self._selected_index())
+        self._update_actions()
+
+    def _expanded_strategies(self) -> list[StrategyKind]:
+        if self.model.rowCount() == 0:
+            return list(StrategyKind)
+        return [
+            kind
+            for kind in StrategyKind
+            if not self.model.index_of_strategy(kind).isValid()
+            or self.view.isExpanded(self.model.index_of_strategy(kind))
+        ]
+
+    def _index_for(self, node: tuple[NodeKind, object] | None) -> QModelIndex:
+        if node is None:
+            return QModelIndex()
+        kind, key = node
+        if kind is NodeKind.SEGMENT and isinstance(key, int):
+            return self.model.index_of_segment(key)
+        if kind is NodeKind.STRATEGY and isinstance(key, str):
+            return self.model.index_of_strategy(StrategyKind(key))
+        return QModelIndex()
+
+    # --- selection ------------------------------------------------------------------------
+
+    def _selected_index(self) -> QModelIndex:
+        rows = self.view.selectionModel().selectedRows(_Column.NAME)
+        return rows[0] if rows else QModelIndex()
+
+    @staticmethod
+    def _node_of(index: QModelIndex) -> tuple[NodeKind, object] | None:
+        if not index.isValid():
+            return None
+        kind = NodeKind(index.data(NODE_KIND_ROLE))
+        if kind is NodeKind.SEGMENT:
+            return kind, int(index.data(SEGMENT_ID_ROLE))
+        if kind in (NodeKind.STRATEGY, NodeKind.TIER):
+            # A tier row selects its strategy: the tier view shows the whole strategy.
+            return NodeKind.STRATEGY, str(index.data(STRATEGY_KIND_ROLE))
+        return None
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._update_actions()
+        if self._refreshing:
+            return
+        node = self._node_of(self._selected_index())
+        if node == self._selected:
+            return
+        self._selected = node
+        if node is None:
+            return
+        kind, key = node
+        if kind is NodeKind.SEGMENT:
+            self.segment_selected.emit(key)
+        else:
+            self.strategy_selected.emit(key)
+
+    def selected_segment_id(self) -> int | None:
+        """The id of the selected segment, or None when no segment is selected."""
+        node = self._node_of(self._selected_index())
+        if node is None or node[0] is not NodeKind.SEGMENT:
+            return None
+        key = node[1]
+        return key if isinstance(key, int) else None
+
+    def selected_segment(self) -> SegmentInfo | None:
+        """The selected segment as the list last read it."""
+        segment_id = self.selected_segment_id()
+        return None if segment_id is None else self.model.segment_info(segment_id)
+
+    def segment_info(self, segment_id: int) -> SegmentInfo | None:
+        """A listed segment by id (as the list last read it)."""
+        return self.model.segment_info(segment_id)
+
+    def select_segment(self, segment_id: int) -> bool:
+        """Select a segment's row (emits segment_selected if it was not selected)."""
+        index = self.model.index_of_segment(segment_id)
+        if not index.isValid():
+            return False
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+        return True
+
+    def select_strategy(self, kind: StrategyKind) -> None:
+        """Select a strategy's row (emits strategy_selected if it was not selected)."""
+        index = self.model.index_of_strategy(kind)
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+
+    def _update_actions(self) -> None:
+        has_segment = self.selected_segment_id() is not None
+        for action in (self.rename_action, self.duplicate_action, self.delete_action):
+            action.setEnabled(has_segment)
+
+    # --- actions --------------------------------------------------------------------------
+
+    def _new(self) -> None:
+        self.new_requested.emit()
+
+    def rename(self) -> None:
+        """Start editing the selected segment's name in place."""
+        index = self.model.index_of_segment(self.selected_segment_id() or -1)
+        if index.isValid():
+            self.view.setFocus()
+            self.view.edit(index)
+
+    def _rename_to(self, segment_id: int, new_name: str) -> None:
+        info = self.model.segment_info(segment_id)
+        if info is None:
+            return
+        name = new_name.strip()
+        if name == info.definition.name:
+            return
+        if not name:
+            self.warn("Rename segment", "A segment needs a name.")
+            return
+        if any(s.definition.name == name for s in self.model.segments if s.id != segment_id):
+            self.warn("Rename segment", f"A segment named '{name}' already exists.")
+            return
+        renamed = dataclasses.replace(info.definition, name=name)
+        self._submit(
+            "Rename segment", lambda: self.session.save_segment(renamed, segment_id, None)
+        )
+
+    def duplicate(self) -> None:
+        """Save a copy of the selected segment as "Copy of …" and select the copy."""
+        info = self.selected_segment()
+        if info is None:
+            return
+        taken = [s.definition.name for s in self.model.segments]
+        copy = dataclasses.replace(info.definition, name=copy_name(info.definition.name, taken))
+        self._submit(
+            "Duplicate segment",
+            lambda: self.session.save_segment(copy, None, self._select_saved),
+        )
+
+    def _select_saved(self, segment_id: int) -> None:
+        # The list has already refreshed (segments_changed comes before on_saved).
+        self.select_segment(segment_id)
+
+    def delete_message(self, name: str) -> str:
+        """The confirmation text for deleting a segment."""
+        return (
+            f"Delete the segment '{name}'?\n\n"
+            "Only the segment's definition and membership list are removed. "
+            "No client, tag or revenue record is changed or deleted."
+        )
+
+    def delete(self) -> None:
+        """Delete the selected segment after the user confirms."""
+        info = self.selected_segment()
+        if info is None:
+            return
+        if not self.confirm("Delete segment", self.delete_message(info.definition.name)):
+            return
+        self._submit("Delete segment", lambda: self.session.delete_segment(info.id))
+
+    def _submit(self, title: str, start: Callable[[], bool]) -> None:
+        if not start():
+            running = self.session.runner.current_name() or "Another task"
+            self.warn(title, f"{running} is still running. Try again when it has finished.")
