@@ -135,9 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _message(error: BaseException) -> str:
+    from seg_desktop.io.readers import ImportFileError
     from seg_desktop.store.database import StoreError
 
-    if isinstance(error, CommandError | StoreError | ValueError | OSError):
+    if isinstance(error, CommandError | StoreError | ImportFileError | ValueError | OSError):
         if isinstance(error, OSError) and error.strerror:
             name = f"{error.filename}: " if error.filename else ""
             return f"{name}{error.strerror}"

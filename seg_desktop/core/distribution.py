@@ -84,9 +84,7 @@ class TierDistribution:
             else:
                 pinned_by_tier.setdefault(tier_name, []).append(production)
         self._free = _SortedProductions(free)
-        self._pinned = {
-            name: _SortedProductions(values) for name, values in pinned_by_tier.items()
-        }
+        self._pinned = {name: _SortedProductions(values) for name, values in pinned_by_tier.items()}
         self.subject_count = len(productions)
         self.total_revenue: Cents = self._free.total + sum(p.total for p in self._pinned.values())
 

@@ -11,6 +11,10 @@ from decimal import Decimal, InvalidOperation
 
 Cents = int
 
+MAX_CENTS: Cents = 10**15
+"""The largest amount the program accepts, in cents (ten trillion in major units): far above
+any real office, and small enough that a limit times 120 months still fits a 64-bit integer."""
+
 _MAJOR_UNITS = re.compile(r"^(?P<sign>[+-]?)(?P<whole>\d+)(?:\.(?P<fraction>\d{1,2}))?$")
 
 
@@ -34,10 +38,19 @@ def parse_money(text: str) -> Cents:
         if re.match(r"^[+-]?\d+\.\d{3,}$", compact):
             raise MoneyError(f"'{raw}' has more than two decimals")
         raise MoneyError(f"'{raw}' is not an amount (e.g. 50000 or 1234.50)")
+    if len(match["whole"]) > 16:
+        raise MoneyError(f"'{raw}' is too large")
     whole = int(match["whole"])
     fraction = int((match["fraction"] or "0").ljust(2, "0"))
-    cents = whole * 100 + fraction
+    cents = check_range(whole * 100 + fraction)
     return -cents if match["sign"] == "-" else cents
+
+
+def check_range(cents: Cents) -> Cents:
+    """The amount itself, or MoneyError when it is beyond what the program stores."""
+    if abs(cents) > MAX_CENTS:
+        raise MoneyError(f"{format_money(cents)} is too large (at most {format_money(MAX_CENTS)})")
+    return cents
 
 
 def cents_from_decimal(value: Decimal) -> Cents:
@@ -48,6 +61,8 @@ def cents_from_decimal(value: Decimal) -> Cents:
         scaled = value * 100
         if scaled != scaled.to_integral_value():
             raise MoneyError(f"{value} has more than two decimals")
+        if abs(scaled) > MAX_CENTS:
+            raise MoneyError(f"{value} is too large")
         return int(scaled)
     except InvalidOperation as error:
         raise MoneyError(f"{value} is not an amount") from error

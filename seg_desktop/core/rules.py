@@ -236,7 +236,7 @@ def format_value(field: RuleField, value: RuleValue) -> str | None:
     if value is None:
         return None
     if isinstance(value, RelativeDays):
-        return f"{value.days} days ago"
+        return f"{value.days} day{'' if value.days == 1 else 's'} ago"
     if isinstance(value, dt.date):
         return value.isoformat()
     if field.type is FieldType.MONEY and isinstance(value, int):

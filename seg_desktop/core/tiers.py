@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from seg_desktop.core.money import Cents, format_money
+from seg_desktop.core.money import MAX_CENTS, Cents, format_money
 
 
 class StrategyKind(enum.StrEnum):
@@ -75,6 +75,9 @@ def validate_tiers(tiers: Sequence[Tier]) -> None:
         if name in seen:
             raise StrategyError(f"two tiers are named '{name}'")
         seen.add(name)
+    for tier in tiers:
+        if abs(tier.monthly_lower) > MAX_CENTS:
+            raise StrategyError(f"the limit of '{tier.name}' is too large")
     if tiers and tiers[0].monthly_lower != 0:
         raise StrategyError(
             f"the lowest tier ('{tiers[0].name}') starts at 0; it also holds everything below 0"

@@ -17,6 +17,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QSize,
     Qt,
     Signal,
 )
@@ -82,8 +83,19 @@ _HEADERS = ("Name", "Clients", "Recomputed")
 
 
 def format_recomputed(when: dt.datetime | None) -> str:
-    """A recompute time as the list shows it ("2026-11-25 14:02"), or "never"."""
+    """A recompute time in full ("2026-11-25 14:02"), or "never"."""
     return "never" if when is None else when.strftime("%Y-%m-%d %H:%M")
+
+
+def _short_time(when: dt.datetime | None) -> str:
+    # The column is narrow in a side pane; the tooltip has the full date.
+    if when is None:
+        return "never"
+    return f"{when.day} {_MONTHS[when.month - 1]} {when:%H:%M}"
+
+
+# Spelt out rather than strftime("%b"), which follows the process locale.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def copy_name(name: str, taken: Iterable[str]) -> str:
@@ -165,7 +177,7 @@ class SegmentListModel(QStandardItemModel):
             Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
         )
         count = self._cell(_count_text(info.member_count), align_right=True)
-        when = self._cell(recomputed)
+        when = self._cell(_short_time(info.recomputed_at))
         for cell in (name, count, when):
             cell.setData(NodeKind.SEGMENT.value, NODE_KIND_ROLE)
             cell.setData(info.id, SEGMENT_ID_ROLE)
@@ -190,7 +202,7 @@ class SegmentListModel(QStandardItemModel):
             status = f"{sum(tier.count for tier in tiers):,}"
             tooltip = f"Current run of {format_recomputed(run.created_at)}"
         count = self._cell(status, align_right=True)
-        when = self._cell("" if run is None else format_recomputed(run.created_at))
+        when = self._cell("" if run is None else _short_time(run.created_at))
         for cell in (name, count, when):
             cell.setData(NodeKind.STRATEGY.value, NODE_KIND_ROLE)
             cell.setData(kind.value, STRATEGY_KIND_ROLE)
@@ -344,20 +356,25 @@ class SegmentListPanel(QWidget):
         header.setSectionResizeMode(_Column.RECOMPUTED, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
 
-        self.new_action = self._action("new", "&New Segment", "Create a new rule segment", self._new)
+        self.new_action = self._action(
+            "new", "&New Segment", "Create a new rule segment", self._new
+        )
         self.new_action.setShortcut(QKeySequence.StandardKey.New)
-        self.rename_action = self._action("rename", "&Rename", "Rename the selected segment", self.rename)
+        self.rename_action = self._action(
+            "rename", "&Rename", "Rename the selected segment", self.rename
+        )
         self.rename_action.setShortcut(QKeySequence(Qt.Key.Key_F2))
         self.duplicate_action = self._action(
-            "duplicate",
-            "D&uplicate", "Copy the selected segment under a new name", self.duplicate
+            "duplicate", "D&uplicate", "Copy the selected segment under a new name", self.duplicate
         )
         self.duplicate_action.setShortcut(QKeySequence("Ctrl+D"))
         self.delete_action = self._action(
             "delete",
-            "&Delete", "Delete the selected segment (clients are not touched)", self.delete
+            "&Delete",
+            "Delete the selected segment (clients are not touched)",
+            self.delete,
         )
-        self.delete_action.setShortcut(QKeySequence.StandardKey.Delete)
+        self.delete_action.setShortcut(QKeySequence(Qt.Key.Key_Delete))
         # New works anywhere in the window; the other three act on the list's selection, so
         # their keys (F2, Delete) must not fire while the user types in another pane.
         self.addAction(self.new_action)
@@ -382,7 +399,7 @@ class SegmentListPanel(QWidget):
         buttons.addStretch(1)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(4, 4, 0, 4)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
 
@@ -392,6 +409,11 @@ class SegmentListPanel(QWidget):
         self.refresh()
         self.view.expandAll()
         self._update_actions()
+
+    def sizeHint(self) -> QSize:
+        """Wide enough for the three columns without cutting a segment's name."""
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), 360), hint.height())
 
     def _action(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QAction:
         action = QAction(text, self)
@@ -544,9 +566,7 @@ class SegmentListPanel(QWidget):
             self.warn("Rename segment", f"A segment named '{name}' already exists.")
             return
         renamed = dataclasses.replace(info.definition, name=name)
-        self._submit(
-            "Rename segment", lambda: self.session.save_segment(renamed, segment_id, None)
-        )
+        self._submit("Rename segment", lambda: self.session.save_segment(renamed, segment_id, None))
 
     def duplicate(self) -> None:
         """Save a copy of the selected segment as "Copy of …" and select the copy."""

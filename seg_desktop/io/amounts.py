@@ -22,13 +22,20 @@ DecimalSeparator = Literal[".", ","]
 # a decimal comma) take a short path: they are most of a large statement file.
 # PLAIN_AMOUNT[decimal] matches exactly the texts `plain_cents` reads.
 PLAIN_AMOUNT: Final[dict[str, re.Pattern[str]]] = {
-    ".": re.compile(r"-?[0-9]+(?:\.[0-9][0-9]?)?"),
-    ",": re.compile(r"-?[0-9]+(?:,[0-9][0-9]?)?"),
+    ".": re.compile(r"-?[0-9]{1,15}(?:\.[0-9][0-9]?)?"),
+    ",": re.compile(r"-?[0-9]{1,15}(?:,[0-9][0-9]?)?"),
 }
 _GROUPED: Final[dict[str, re.Pattern[str]]] = {
-    ".": re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9][0-9]?)?"),
-    ",": re.compile(r"-?[0-9]{1,3}(?:\.[0-9]{3})+(?:,[0-9][0-9]?)?"),
+    ".": re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3}){1,4}(?:\.[0-9][0-9]?)?"),
+    ",": re.compile(r"-?[0-9]{1,3}(?:\.[0-9]{3}){1,4}(?:,[0-9][0-9]?)?"),
 }
+
+# Beyond a thousand million million in major units a cell is not revenue but a
+# mistake (a pasted account number); refusing it also keeps Decimal arithmetic
+# well inside its 28-digit context, so nothing is ever rounded silently.
+MAX_WHOLE_DIGITS: Final = 15
+_MAX_MAJOR: Final = 10**MAX_WHOLE_DIGITS
+_SHOWN_LENGTH: Final = 40  # characters of a cell quoted in a reason
 
 _CURRENCY_SYMBOLS: Final = "$€£¥₹₣₤"
 _CURRENCY_CODES: Final = (
@@ -99,6 +106,8 @@ def _parse_amount_slowly(text: str, decimal: DecimalSeparator) -> Cents:
     raw = text.strip()
     if not raw:
         raise AmountProblem("missing amount")
+    if len(raw) > _SHOWN_LENGTH:
+        raise AmountProblem(f"amount '{shown(raw)}' is not a number")
     body, negative = _strip_decorations(raw)
     if body is None:
         raise AmountProblem(_not_a_number(raw, decimal))
@@ -110,7 +119,9 @@ def _parse_amount_slowly(text: str, decimal: DecimalSeparator) -> Cents:
         if fraction[2:].strip("0"):
             raise AmountProblem(f"amount '{raw}' has more than two decimals")
         fraction = fraction[:2]
-    whole = re.sub(r"\D", "", match["whole"]) or "0"
+    whole = re.sub(r"\D", "", match["whole"]).lstrip("0") or "0"
+    if len(whole) > MAX_WHOLE_DIGITS:
+        raise AmountProblem(f"amount '{raw}' is too large")
     # Rebuilt as "1234.50" so the exact conversion is the one core.money owns.
     cents = cents_from_decimal(Decimal(f"{whole}.{fraction or '0'}"))
     return -cents if negative else cents
@@ -168,13 +179,16 @@ def cents_from_number(value: int | float | Decimal) -> Cents:
         # bool is an int subclass: TRUE must not become one cent.
         raise AmountProblem(f"amount '{str(value).upper()}' is not a number")
     if isinstance(value, int):
+        if abs(value) >= _MAX_MAJOR:
+            raise AmountProblem(f"amount '{value}' is too large")
         return value * 100
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise AmountProblem(f"amount '{value}' is not a number")
-        exact = Decimal(repr(value))
-    else:
-        exact = value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise AmountProblem(f"amount '{value}' is not a number")
+    exact = Decimal(repr(value)) if isinstance(value, float) else value
+    if not exact.is_finite():
+        raise AmountProblem(f"amount '{exact}' is not a number")
+    if abs(exact) >= _MAX_MAJOR:
+        raise AmountProblem(f"amount '{exact:.0f}' is too large")
     try:
         return cents_from_decimal(exact)
     except MoneyError:
@@ -186,6 +200,12 @@ def cents_from_number(value: int | float | Decimal) -> Cents:
     except InvalidOperation:
         pass
     raise AmountProblem(f"amount '{_plain_number_text(exact)}' has more than two decimals")
+
+
+def shown(text: str) -> str:
+    """A cell's text as quoted in a reason: long cells are cut, so a reason stays one line."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SHOWN_LENGTH else flat[: _SHOWN_LENGTH - 1] + "…"
 
 
 def _plain_number_text(value: Decimal) -> str:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from seg_desktop.io.amounts import shown
+
 DateFormat = Literal["iso", "dmy", "mdy"]
 DATE_FORMATS: Final[tuple[DateFormat, ...]] = ("iso", "dmy", "mdy")
 
@@ -103,7 +105,7 @@ def parse_date(text: str, date_format: DateFormat | None) -> dt.date:
         if date_format == "dmy":
             return _existing_date(raw, int(year_text), second, first)
         return _existing_date(raw, int(year_text), first, second)
-    raise DateProblem(f"date '{raw}' is not a date ({_EXPECTED[date_format]})")
+    raise DateProblem(f"date '{shown(raw)}' is not a date ({_EXPECTED[date_format]})")
 
 
 def _existing_date(raw: str, year: int, month: int, day: int) -> dt.date:

@@ -10,7 +10,13 @@ from typing import Any
 
 import tomli_w
 
-from seg_desktop.core.money import MoneyError, cents_from_decimal, format_plain, parse_money
+from seg_desktop.core.money import (
+    MoneyError,
+    cents_from_decimal,
+    check_range,
+    format_plain,
+    parse_money,
+)
 from seg_desktop.core.periods import SegmentationSettings
 from seg_desktop.core.rules import (
     Criterion,
@@ -82,6 +88,15 @@ def _table(value: object, where: str) -> dict[str, Any]:
     return value
 
 
+def _known_keys(table: dict[str, Any], known: set[str], where: str) -> None:
+    # A misspelt key ("critera") must not silently drop what it was meant to hold.
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise DefinitionsFileError(
+            f"{where}: unknown key '{unknown[0]}' (expected {', '.join(sorted(known))})"
+        )
+
+
 def _settings(body: object, current: OfficeSettings) -> OfficeSettings:
     table = _table(body, "[settings]")
     unknown = set(table) - {"max_months", "buffer_months", "nightly_enabled", "nightly_time"}
@@ -126,6 +141,7 @@ def _strategy(kind: StrategyKind, body: dict[str, Any]) -> Strategy:
     tiers = []
     for position, entry in enumerate(tiers_raw, start=1):
         tier = _table(entry, f"{where} tier {position}")
+        _known_keys(tier, {"name", "monthly_lower"}, f"{where} tier {position}")
         name = tier.get("name")
         if not isinstance(name, str) or not name.strip():
             raise DefinitionsFileError(f"{where} tier {position}: a tier needs a name")
@@ -137,6 +153,7 @@ def _strategy(kind: StrategyKind, body: dict[str, Any]) -> Strategy:
         strategy.validate()
     except StrategyError as error:
         raise DefinitionsFileError(f"{where}: {error}") from None
+    _known_keys(body, {"active", "tiers"}, where)
     return strategy
 
 
@@ -147,7 +164,7 @@ def _limit(value: object, where: str) -> int:
         if isinstance(value, bool) or value is None:
             raise MoneyError("monthly_lower is required")
         if isinstance(value, int):
-            return value * 100
+            return check_range(value * 100)
         if isinstance(value, float):
             # TOML floats are binary; read them through their shortest decimal text.
             return cents_from_decimal(Decimal(repr(value)))
@@ -161,6 +178,7 @@ def _segment(body: dict[str, Any], position: int) -> SegmentDefinition:
     if not isinstance(name, str) or not name.strip():
         raise DefinitionsFileError(f"segment {position}: a segment needs a name")
     where = f"segment '{name}'"
+    _known_keys(body, {"name", "description", "match", "criteria"}, where)
     match_text = body.get("match", "all")
     try:
         match = MatchMode(match_text)
@@ -169,9 +187,13 @@ def _segment(body: dict[str, Any], position: int) -> SegmentDefinition:
     description = body.get("description", "")
     if not isinstance(description, str):
         raise DefinitionsFileError(f"{where}: description must be text")
+    entries = body.get("criteria", [])
+    if not isinstance(entries, list):
+        raise DefinitionsFileError(f"{where}: criteria must be a list of {{ field, operator, value }}")
     criteria = []
-    for index, entry in enumerate(body.get("criteria", []), start=1):
+    for index, entry in enumerate(entries, start=1):
         item = _table(entry, f"{where} criterion {index}")
+        _known_keys(item, {"field", "operator", "value"}, f"{where} criterion {index}")
         try:
             field = RuleField(str(item.get("field")))
         except ValueError:

@@ -34,6 +34,7 @@ from seg_desktop.io.amounts import (
     cents_from_number,
     parse_amount,
     plain_cents,
+    shown,
 )
 from seg_desktop.io.dates import (
     DATE_FORMATS,
@@ -732,8 +733,6 @@ def _find_header(
 class _Plan:
     """The header row found, its columns, and what stops the file being read."""
 
-    name: str
-    kind: Kind
     header_row: int
     headers: tuple[str, ...]
     columns: dict[str, int]
@@ -771,7 +770,7 @@ def _plan(table: _Table, kind: Kind, options: ImportOptions, name: str) -> _Plan
                 f"{name} has no header row with columns for {required} in its first"
                 f" {HEADER_SEARCH_ROWS} rows."
             )
-    headers = [_cell_text(value) for value in first[header_row - 1]] if first else []
+    headers = [_cell_text(value) for value in first[header_row - 1]]
     for field_name, wanted in columns.not_found.items():
         problems.append(
             f"{name} has no column '{wanted}' (mapped to {_field_word(field_name)}) in its header"
@@ -800,8 +799,6 @@ def _plan(table: _Table, kind: Kind, options: ImportOptions, name: str) -> _Plan
             " choose it in the column mapping."
         )
     return _Plan(
-        name=name,
-        kind=kind,
         header_row=header_row,
         headers=tuple(headers),
         columns=columns.columns,
@@ -977,13 +974,13 @@ def _client_rows(plan: _Plan, table: _Table, ticker: _Ticker) -> Iterator[Client
                 continue
             reasons.append("missing ref")
         elif ref in first_rows:
-            reasons.append(f"duplicate ref {ref} (first on row {first_rows[ref]})")
+            reasons.append(f"duplicate ref {shown(ref)} (first on row {first_rows[ref]})")
         else:
             first_rows[ref] = row_number
         if not name:
             reasons.append("missing name")
         if email and not _EMAIL.fullmatch(email):
-            reasons.append(f"email '{email}' is not an email address")
+            reasons.append(f"email '{shown(email)}' is not an email address")
         if reasons:
             yield RowProblem(row_number, "; ".join(reasons))
             continue

@@ -49,6 +49,8 @@ def database_url(db: str | os.PathLike[str]) -> str:
     raw = os.fspath(db)
     if "://" in raw:
         return raw
+    if raw == ":memory:":
+        return "sqlite://"
     return "sqlite:///" + str(Path(raw).expanduser().resolve())
 
 
@@ -215,11 +217,14 @@ def _prepare(database: Database) -> None:
         if database.is_sqlite:
             _enable_wal(database)
         with database.write() as connection:
-            if version is None:
-                if set(inspect(connection).get_table_names()):
-                    return  # another process created it meanwhile
+            # Look again under the write lock: another process may have created or
+            # upgraded the file since the look above.
+            tables = set(inspect(connection).get_table_names())
+            if not tables:
                 _create(connection)
-            elif version < SCHEMA_VERSION:
+                return
+            version = _check_ours(connection, tables, target)
+            if version < SCHEMA_VERSION:
                 migrate(connection, version)
 
 
@@ -268,8 +273,10 @@ def _create(connection: Connection) -> None:
     )
 
 
-def migrate(connection: Connection, from_version: int, to_version: int = SCHEMA_VERSION) -> None:
+def migrate(connection: Connection, from_version: int, to_version: int | None = None) -> None:
     """Run the upgrade steps between two schema versions inside the caller's transaction."""
+    if to_version is None:
+        to_version = SCHEMA_VERSION
     for version in range(from_version, to_version):
         step = MIGRATIONS.get(version)
         if step is None:

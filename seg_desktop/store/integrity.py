@@ -19,6 +19,7 @@ class CheckReport:
     target: str
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    opened: bool = True
 
     @property
     def ok(self) -> bool:
@@ -30,6 +31,8 @@ class CheckReport:
         """One line a user can act on."""
         if self.ok:
             return f"OK: {self.target} passed every check."
+        if not self.opened:
+            return f"NOT CHECKED: {self.problems[0]}"
         return f"DAMAGED: {self.target}: " + "; ".join(self.problems)
 
 
@@ -40,6 +43,7 @@ def check_database(db: str | os.PathLike[str]) -> CheckReport:
         database = open_database(db, create=False)
     except StoreError as error:
         report.problems.append(str(error))
+        report.opened = False
         return report
     report.target = database.target
     try:
@@ -88,7 +92,7 @@ def _check_rollups(connection: Connection, report: CheckReport) -> None:
         int(stats_total[1]),
     ) != records:
         report.problems.append(
-            "the monthly totals do not match the revenue records (run the check's repair)"
+            "the monthly totals do not match the revenue records"
         )
     else:
         report.lines.append(f"Revenue rollups: ok ({records[1]:,} records)")

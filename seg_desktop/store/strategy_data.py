@@ -25,6 +25,7 @@ from seg_desktop.core.periods import (
 )
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data, definitions, runs
+from seg_desktop.store.database import Database
 from seg_desktop.store.schema import Client, ClientGroup, table_of
 
 client_t = table_of(Client)
@@ -183,3 +184,19 @@ def _subjects(
         Subject(kind, int(i), f"{name} ({group_kind})")
         for i, name, group_kind in connection.execute(query)
     ]
+
+
+def read_strategy_productions(
+    database: Database, kind: StrategyKind, as_of: dt.date
+) -> StrategyProductions:
+    """load_for_settings in its own read transaction (one consistent snapshot)."""
+    with database.read() as connection:
+        return load_for_settings(connection, kind, as_of)
+
+
+def search_subjects(
+    database: Database, kind: StrategyKind, text: str, limit: int = 50
+) -> list[Subject]:
+    """find_subjects in its own read transaction."""
+    with database.read() as connection:
+        return find_subjects(connection, kind, text, limit)

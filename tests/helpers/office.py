@@ -107,8 +107,10 @@ def facts(client_id: int = 1, **values: object) -> ClientFacts:
         "tier": None,
     }
     base.update(values)
-    if not isinstance(base["tags"], frozenset):
-        base["tags"] = frozenset(base["tags"])  # type: ignore[arg-type]
+    tags = base["tags"]
+    if not isinstance(tags, frozenset):
+        assert isinstance(tags, set | list | tuple)
+        base["tags"] = frozenset(tags)
     return ClientFacts(**base)  # type: ignore[arg-type]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -15,7 +15,7 @@ from seg_desktop.core.engine import (
     compute_run,
 )
 from seg_desktop.core.periods import EffectiveRange, InsufficientData, SegmentationSettings
-from seg_desktop.core.tiers import StrategyError, StrategyKind
+from seg_desktop.core.tiers import Strategy, StrategyError, StrategyKind
 from tests.helpers.office import strategy
 
 AS_OF = dt.date(2026, 3, 15)  # range with M=12, B=1: 2025-03-01 .. 2026-02-28
@@ -26,9 +26,12 @@ INDIVIDUAL = strategy(IND, ("Bronze", 0), ("Silver", 100_000), ("Gold", 500_000)
 GROUP = strategy(GRP, ("C", 0), ("B", 250_000), ("A", 1_000_000))  # 30,000 / 120,000
 
 
+Loader = Callable[[EffectiveRange], Iterable[tuple[int, int]]]
+
+
 def records_loader(
     records: Iterable[tuple[int, dt.date, int]], seen: list[EffectiveRange] | None = None
-):  # noqa: ANN201
+) -> Loader:
     """A load_productions that sums the records dated inside the range (as the store does)."""
     rows = list(records)
 
@@ -48,7 +51,7 @@ def inputs(
     client_ids: Iterable[int] = (1, 2, 3),
     groups: dict[int, list[int]] | None = None,
     overrides: Iterable[Override] = (),
-    strategies: tuple = (INDIVIDUAL, GROUP),  # type: ignore[type-arg]
+    strategies: tuple[Strategy, ...] = (INDIVIDUAL, GROUP),
     earliest: dt.date | None = dt.date(2020, 1, 1),
     as_of: dt.date = AS_OF,
 ) -> RunInputs:
@@ -126,7 +129,12 @@ def test_clipped_range_scales_the_limits_by_the_available_months() -> None:
 
 def test_group_production_is_the_sum_of_its_members_and_a_client_counts_in_each_group() -> None:
     day = dt.date(2025, 5, 5)
-    records = [(1, day, 1_000_000), (2, day, 2_000_000), (3, day, 5_000), (3, dt.date(2024, 1, 1), 10**9)]
+    records = [
+        (1, day, 1_000_000),
+        (2, day, 2_000_000),
+        (3, day, 5_000),
+        (3, dt.date(2024, 1, 1), 10**9),
+    ]
     groups = {10: [1, 2], 11: [2, 3], 12: []}
     result = compute_run(inputs(groups=groups), records_loader(records))
     group = result.result_for(GRP)
@@ -230,7 +238,9 @@ def test_cancel_at_any_check_raises_run_cancelled(cancel_at_check: int) -> None:
 
 def test_progress_goes_forward_from_zero() -> None:
     reported: list[tuple[float, str]] = []
-    compute_run(inputs(groups={10: [1]}), records_loader([]), progress=lambda f, m: reported.append((f, m)))
+    compute_run(
+        inputs(groups={10: [1]}), records_loader([]), progress=lambda f, m: reported.append((f, m))
+    )
     fractions = [f for f, _ in reported]
     assert fractions[0] == 0.0
     assert fractions == sorted(fractions)

@@ -152,7 +152,12 @@ def test_to_decimal_is_exact_with_two_places() -> None:
 
 @pytest.mark.parametrize(
     ("value", "cents"),
-    [(Decimal("10.5"), 1_050), (Decimal("-0.01"), -1), (Decimal("1E+3"), 100_000), (Decimal("2.50"), 250)],
+    [
+        (Decimal("10.5"), 1_050),
+        (Decimal("-0.01"), -1),
+        (Decimal("1E+3"), 100_000),
+        (Decimal("2.50"), 250),
+    ],
 )
 def test_cents_from_decimal(value: Decimal, cents: int) -> None:
     assert cents_from_decimal(value) == cents

@@ -49,7 +49,13 @@ def test_buffer_months_move_the_end_back(buffer_months: int, start: dt.date, end
 
 @pytest.mark.parametrize(
     ("max_months", "start"),
-    [(1, D(2026, 2, 1)), (2, D(2026, 1, 1)), (3, D(2025, 12, 1)), (12, D(2025, 3, 1)), (120, D(2016, 3, 1))],
+    [
+        (1, D(2026, 2, 1)),
+        (2, D(2026, 1, 1)),
+        (3, D(2025, 12, 1)),
+        (12, D(2025, 3, 1)),
+        (120, D(2016, 3, 1)),
+    ],
 )
 def test_max_months_set_the_start(max_months: int, start: dt.date) -> None:
     period = effective_range(D(2026, 3, 15), settings(max_months, 1), LONG_AGO)
@@ -139,7 +145,9 @@ def test_thirteen_months_across_two_year_boundaries() -> None:
     assert (period.start, period.end, period.months) == (D(2024, 12, 1), D(2025, 12, 31), 13)
 
 
-@pytest.mark.parametrize(("max_months", "buffer_months"), [(0, 1), (121, 1), (-1, 1), (12, -1), (12, 25)])
+@pytest.mark.parametrize(
+    ("max_months", "buffer_months"), [(0, 1), (121, 1), (-1, 1), (12, -1), (12, 25)]
+)
 def test_settings_out_of_bounds_are_refused(max_months: int, buffer_months: int) -> None:
     with pytest.raises(ValueError, match="must be"):
         SegmentationSettings(max_months=max_months, buffer_months=buffer_months)

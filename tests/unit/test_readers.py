@@ -309,6 +309,15 @@ def test_bad_amounts_and_dates_are_row_problems(tmp_path: Path) -> None:
     ]
 
 
+def test_huge_cells_are_row_problems_with_short_reasons(tmp_path: Path) -> None:
+    digits = "9" * 5000  # longer than int() converts by default: must not escape as ValueError
+    path = write(tmp_path, f"client_ref,date,amount\n1,2026-03-02,{digits}\n2,{digits},1\n")
+    assert revenue(path) == [
+        RowProblem(2, f"amount '{'9' * 39}…' is not a number"),
+        RowProblem(3, f"date '{'9' * 39}…' is not a date (e.g. 2026-03-02)"),
+    ]
+
+
 def test_amount_with_extra_zero_decimals_is_exact_not_rounded(tmp_path: Path) -> None:
     path = write(tmp_path, "client_ref,date,amount\n1,2026-03-02,12.3400\n2,2026-03-02,12.3401\n")
     assert revenue(path) == [
@@ -507,6 +516,34 @@ def test_wrong_encoding_chosen_is_a_file_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ImportFileError, match="'klingon' is not a known text encoding"):
         clients(path, ImportOptions(encoding="klingon"))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # A dialog or the command line may pass anything: the types cannot promise it.
+        (
+            ImportOptions(decimal=";"),  # type: ignore[arg-type]
+            "';' cannot be the decimal separator (use . or ,).",
+        ),
+        (
+            ImportOptions(date_format="ymd"),  # type: ignore[arg-type]
+            "'ymd' is not a date format (use iso, dmy or mdy).",
+        ),
+        (ImportOptions(header_row=0), "The header row must be 1 or more, not 0."),
+        (
+            ImportOptions(delimiter='"'),
+            "'\"' cannot be a CSV delimiter (one character, not a quote).",
+        ),
+        (ImportOptions(encoding="base64"), "'base64' is not a known text encoding."),
+        (ImportOptions(header_row=9), "file.csv has no row 9 to be the header."),
+    ],
+)
+def test_impossible_options(tmp_path: Path, options: ImportOptions, message: str) -> None:
+    path = write(tmp_path, "ref,name\n1,One\n")
+    with pytest.raises(ImportFileError) as raised:
+        clients(path, options)
+    assert str(raised.value) == message
 
 
 def test_xlsx_named_file_that_is_not_a_workbook(tmp_path: Path) -> None:

@@ -221,3 +221,21 @@ def test_corrupt_workbook_is_a_file_error(tmp_path: Path) -> None:
         ImportFileError, match=r"broken\.xlsx could not be read as an Excel workbook"
     ):
         list(read_revenue(broken, DEFAULT))
+
+
+def test_a_workbook_is_read_whatever_its_name(tmp_path: Path) -> None:
+    path = save(tmp_path, [["ref", "name"], ["00017", "Acme"]], name="download.dat")
+    assert list(read_clients(path, DEFAULT)) == [
+        ClientRow(2, "00017", "Acme", None, None, None, None)
+    ]
+
+
+def test_opendocument_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "clients.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+    with pytest.raises(ImportFileError) as raised:
+        list(read_clients(path, DEFAULT))
+    assert str(raised.value) == (
+        "clients.ods is an OpenDocument spreadsheet: save it as .xlsx or CSV and import that."
+    )

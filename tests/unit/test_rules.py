@@ -94,14 +94,18 @@ def test_text_equals_is_exact_and_case_sensitive(name: str, value: str, equal: b
         ("a%b", "%%", False),
     ],
 )
-def test_text_contains_takes_every_character_literally(name: str, value: str, contained: bool) -> None:
+def test_text_contains_takes_every_character_literally(
+    name: str, value: str, contained: bool
+) -> None:
     assert holds(F.COMPANY_NAME, O.CONTAINS, value, name=name) is contained
 
 
 @pytest.mark.parametrize("field", [F.COMPANY_NAME, F.EMAIL, F.STATUS, F.TIER])
 @pytest.mark.parametrize("empty", [None, ""])
 def test_empty_text(field: RuleField, empty: str | None) -> None:
-    attribute = {F.COMPANY_NAME: "name", F.EMAIL: "email", F.STATUS: "status", F.TIER: "tier"}[field]
+    attribute = {F.COMPANY_NAME: "name", F.EMAIL: "email", F.STATUS: "status", F.TIER: "tier"}[
+        field
+    ]
     client = {attribute: empty}
     assert holds(field, O.IS_EMPTY, None, **client)
     assert not holds(field, O.IS_NOT_EMPTY, None, **client)
@@ -360,7 +364,9 @@ def test_date_values(value: str, parsed: object) -> None:
         (F.TIER, O.LESS_THAN),
     ],
 )
-def test_an_operator_that_does_not_fit_the_field_is_refused(field: RuleField, operator: Operator) -> None:
+def test_an_operator_that_does_not_fit_the_field_is_refused(
+    field: RuleField, operator: Operator
+) -> None:
     assert operator not in operators_for(field)
     with pytest.raises(RuleValueError, match="cannot use"):
         parse_criterion(Criterion(field, operator, "1"))
@@ -388,7 +394,9 @@ def test_validate_definition_names_the_bad_criterion() -> None:
             Criterion(F.INVOICE_COUNT, O.GREATER_THAN, "many"),
         ),
     )
-    with pytest.raises(RuleValueError, match="^criterion 2: Invoice count: 'many' is not a whole number"):
+    with pytest.raises(
+        RuleValueError, match=r"^criterion 2: Invoice count: 'many' is not a whole number"
+    ):
         validate_definition(definition)
     with pytest.raises(RuleValueError, match="needs a name"):
         validate_definition(SegmentDefinition("  ", ()))
@@ -421,17 +429,47 @@ def test_canonical_values_parse_back_to_the_same_criterion(
 @pytest.mark.parametrize(
     ("field", "operator", "value", "words"),
     [
-        (F.LAST_INVOICE_DATE, O.LESS_THAN, "90 days ago", "Last invoice date within the last 90 days"),
-        (F.LAST_INVOICE_DATE, O.GREATER_THAN, "180 days ago", "Last invoice date more than 180 days ago"),
-        (F.FIRST_INVOICE_DATE, O.LESS_THAN, "30 days ago", "First invoice date within the last 30 days"),
+        (
+            F.LAST_INVOICE_DATE,
+            O.LESS_THAN,
+            "90 days ago",
+            "Last invoice date within the last 90 days",
+        ),
+        (
+            F.LAST_INVOICE_DATE,
+            O.GREATER_THAN,
+            "180 days ago",
+            "Last invoice date more than 180 days ago",
+        ),
+        (
+            F.FIRST_INVOICE_DATE,
+            O.LESS_THAN,
+            "30 days ago",
+            "First invoice date within the last 30 days",
+        ),
         (F.LAST_INVOICE_DATE, O.EQUALS, "30 days ago", "Last invoice date exactly 30 days ago"),
-        (F.LAST_INVOICE_DATE, O.NOT_EQUALS, "30 days ago", "Last invoice date not exactly 30 days ago"),
+        (
+            F.LAST_INVOICE_DATE,
+            O.NOT_EQUALS,
+            "30 days ago",
+            "Last invoice date not exactly 30 days ago",
+        ),
         (F.LAST_INVOICE_DATE, O.LESS_THAN, "1 day ago", "Last invoice date within the last 1 day"),
-        (F.LAST_INVOICE_DATE, O.GREATER_THAN, "2026-01-01", "Last invoice date is after 2026-01-01"),
+        (
+            F.LAST_INVOICE_DATE,
+            O.GREATER_THAN,
+            "2026-01-01",
+            "Last invoice date is after 2026-01-01",
+        ),
         (F.LAST_INVOICE_DATE, O.LESS_THAN, "2026-01-01", "Last invoice date is before 2026-01-01"),
         (F.LAST_INVOICE_DATE, O.EQUALS, "2026-01-01", "Last invoice date is on 2026-01-01"),
         (F.TOTAL_REVENUE, O.GREATER_THAN, "50000", "Total revenue is more than 50,000.00"),
-        (F.AVERAGE_INVOICE_AMOUNT, O.LESS_THAN, "-12.5", "Average invoice amount is less than -12.50"),
+        (
+            F.AVERAGE_INVOICE_AMOUNT,
+            O.LESS_THAN,
+            "-12.5",
+            "Average invoice amount is less than -12.50",
+        ),
         (F.INVOICE_COUNT, O.GREATER_THAN, "5", "Invoice count is more than 5"),
         (F.COMPANY_NAME, O.CONTAINS, "Ltd", "Company name contains 'Ltd'"),
         (F.STATUS, O.NOT_EQUALS, "lost", "Status is not 'lost'"),

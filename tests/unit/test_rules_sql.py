@@ -8,6 +8,7 @@ it. A second property builds a small random office per example in memory.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from collections.abc import Iterator
@@ -97,12 +98,21 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedOffice]:
     office.set_override(Override(StrategyKind.INDIVIDUAL, facts[0].client_id, "Gold", "pinned"))
     office.run_segmentation(AS_OF)
     # Clients added after the run have no tier; one has an empty name.
-    add_clients(office, [NewClient("LATE", "Late", tags=frozenset({"vip"})), NewClient("EMPTY", "")])
+    add_clients(
+        office, [NewClient("LATE", "Late", tags=frozenset({"vip"})), NewClient("EMPTY", "")]
+    )
     facts = office.client_facts()
     money = {format_plain(f.total_revenue) for f in facts}
-    money |= {format_plain(f.average_invoice_amount) for f in facts if f.average_invoice_amount is not None}
+    money |= {
+        format_plain(f.average_invoice_amount)
+        for f in facts
+        if f.average_invoice_amount is not None
+    }
     dates = {
-        d.isoformat() for f in facts for d in (f.first_invoice_date, f.last_invoice_date) if d is not None
+        d.isoformat()
+        for f in facts
+        for d in (f.first_invoice_date, f.last_invoice_date)
+        if d is not None
     }
     yield SharedOffice(office, sorted(money), sorted(dates), len(facts))
     office.close()
@@ -161,7 +171,13 @@ def test_sql_members_equal_python_members_on_a_shared_office(
     definition = data.draw(definitions(shared.money_values, shared.date_values))
     office = shared.office
     expected = python_members(office, definition, as_of)
-    event("no member" if not expected else "every client" if len(expected) == shared.client_count else "some")
+    event(
+        "no member"
+        if not expected
+        else "every client"
+        if len(expected) == shared.client_count
+        else "some"
+    )
     assert office.matching_ids(definition, as_of) == expected
     assert office.count_matching(definition, as_of) == len(expected)
 
@@ -181,10 +197,8 @@ def test_sql_members_equal_python_members_on_random_small_offices(
     try:
         build_office(office, random.Random(seed), count)
         if run:
-            try:
+            with contextlib.suppress(InsufficientData):
                 office.run_segmentation(as_of)
-            except InsufficientData:
-                pass
         facts = office.client_facts()
         money = sorted({format_plain(f.total_revenue) for f in facts} | {"0"})
         dates = sorted(
@@ -193,7 +207,9 @@ def test_sql_members_equal_python_members_on_random_small_offices(
         )
         for _ in range(3):
             definition = data.draw(definitions(money, dates))
-            assert office.matching_ids(definition, as_of) == python_members(office, definition, as_of)
+            assert office.matching_ids(definition, as_of) == python_members(
+                office, definition, as_of
+            )
     finally:
         office.close()
 

@@ -56,8 +56,10 @@ def office(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
     opened.close()
 
 
-def assignments(office: Office, run_id: int) -> dict[tuple[str, int], tuple[int, int, int, str, bool]]:
-    """(kind, subject) -> (production, computed tier, tier, tier name, overridden) of a saved run."""
+def assignments(
+    office: Office, run_id: int
+) -> dict[tuple[str, int], tuple[int, int, int, str, bool]]:
+    """(kind, subject) -> (production, computed, tier, tier name, overridden) in a run."""
     return {
         (kind, subject): (production, computed, tier, name, bool(overridden))
         for run, kind, subject, production, computed, tier, name, overridden in table_rows(
@@ -72,7 +74,9 @@ def group_ids(office: Office) -> dict[str, int]:
         return {g.name: g.id for g in data.list_groups(connection)}
 
 
-def test_a_run_gives_exact_productions_tiers_and_counts(office: tuple[Office, dict[str, int]]) -> None:
+def test_a_run_gives_exact_productions_tiers_and_counts(
+    office: tuple[Office, dict[str, int]],
+) -> None:
     office_, ids = office
     summary = office_.run_segmentation(AS_OF, Trigger.COMMAND_LINE)
     assert summary.range == EffectiveRange(D(2025, 3, 1), D(2026, 2, 28), 12, False)
@@ -165,7 +169,11 @@ def test_runs_are_kept_and_the_latest_is_current(office: tuple[Office, dict[str,
     assert current is not None
     assert current.id == second.id
     assert [t.count for t in second.tiers[IND]] == [2, 3, 1]
-    assert [t.count for t in office_.runs()[1].tiers[IND]] == [3, 2, 1]  # the old run is kept as it was
+    assert [t.count for t in office_.runs()[1].tiers[IND]] == [
+        3,
+        2,
+        1,
+    ]  # the old run is kept as it was
     assert assignments(office_, first.id)[("individual", ids["C"])][2] == 0
     assert assignments(office_, second.id)[("individual", ids["C"])][:3] == (1_200_000, 1, 1)
 
@@ -182,7 +190,10 @@ def test_a_run_snapshots_the_strategy_as_it_was(office: tuple[Office, dict[str, 
         ("Silver", 100_000),
         ("Gold", 500_000),
     ]
-    assert second.tiers[IND] == [TierCount("Low", 0, 2), TierCount("High", 50_000, 4)]  # 6,000 over 12
+    assert second.tiers[IND] == [
+        TierCount("Low", 0, 2),
+        TierCount("High", 50_000, 4),
+    ]  # 6,000 over 12
 
 
 def test_an_inactive_strategy_is_not_in_the_run(office: tuple[Office, dict[str, int]]) -> None:
@@ -194,7 +205,9 @@ def test_an_inactive_strategy_is_not_in_the_run(office: tuple[Office, dict[str, 
     assert {kind for kind, _ in assignments(office_, summary.id)} == {"individual"}
 
 
-def test_an_override_counts_and_keeps_the_computed_tier(office: tuple[Office, dict[str, int]]) -> None:
+def test_an_override_counts_and_keeps_the_computed_tier(
+    office: tuple[Office, dict[str, int]],
+) -> None:
     office_, ids = office
     office_.set_override(Override(IND, ids["E"], "Gold", "partner's family"))
     office_.set_override(
@@ -252,7 +265,9 @@ class Interrupt(Exception):
     """Raised from a callback in the middle of saving a run."""
 
 
-def test_cancel_while_saving_keeps_the_previous_run_whole(office: tuple[Office, dict[str, int]]) -> None:
+def test_cancel_while_saving_keeps_the_previous_run_whole(
+    office: tuple[Office, dict[str, int]],
+) -> None:
     office_, _ = office
     previous = office_.run_segmentation(AS_OF)
     add_revenue(office_, [("E", D(2025, 4, 4), 10_000_000)])
@@ -341,5 +356,28 @@ def test_a_new_client_without_revenue_is_in_the_lowest_tier(
     office_, _ = office
     ids = add_clients(office_, [client("NEW")])
     summary = office_.run_segmentation(AS_OF)
-    assert assignments(office_, summary.id)[("individual", ids["NEW"])] == (0, 0, 0, "Bronze", False)
+    assert assignments(office_, summary.id)[("individual", ids["NEW"])] == (
+        0,
+        0,
+        0,
+        "Bronze",
+        False,
+    )
     assert sum(t.count for t in summary.tiers[IND]) == 7
+
+
+def test_an_override_follows_its_tier_when_the_tier_is_renamed(
+    office: tuple[Office, dict[str, int]],
+) -> None:
+    office_, ids = office
+    office_.set_override(Override(IND, ids["E"], "Gold", "partner's family"))
+    office_.save_strategy(strategy(IND, ("Bronze", 0), ("Silver", 100_000), ("Platinum", 500_000)))
+    assert [o.tier_name for o in office_.overrides()] == ["Platinum"]
+    summary = office_.run_segmentation(AS_OF)
+    assert assignments(office_, summary.id)[("individual", ids["E"])] == (
+        0,
+        0,
+        2,
+        "Platinum",
+        True,
+    )

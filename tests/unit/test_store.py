@@ -14,7 +14,14 @@ from sqlalchemy import Connection, text
 from seg_desktop.core.engine import Override
 from seg_desktop.core.money import divide_rounded
 from seg_desktop.core.periods import month_key
-from seg_desktop.core.rules import Criterion, MatchMode, Operator, RuleField, SegmentDefinition
+from seg_desktop.core.rules import (
+    Criterion,
+    MatchMode,
+    Operator,
+    RuleField,
+    RuleValueError,
+    SegmentDefinition,
+)
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data
 from seg_desktop.store import database as database_module
@@ -57,7 +64,9 @@ def files_in(folder: Path) -> dict[str, bytes]:
 # --- opening ------------------------------------------------------------------------------------
 
 
-def test_a_new_office_is_created_with_the_defaults_and_reopens_with_its_data(tmp_path: Path) -> None:
+def test_a_new_office_is_created_with_the_defaults_and_reopens_with_its_data(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "office.db"
     office = Office.open(path)
     try:
@@ -85,7 +94,9 @@ def test_a_new_office_is_created_with_the_defaults_and_reopens_with_its_data(tmp
         reopened.close()
 
 
-def test_opening_a_missing_file_without_create_is_refused_and_creates_nothing(tmp_path: Path) -> None:
+def test_opening_a_missing_file_without_create_is_refused_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         open_database(tmp_path / "missing.db", create=False)
     assert list(tmp_path.iterdir()) == []
@@ -122,7 +133,10 @@ def test_a_sqlite_file_with_a_meta_table_of_another_program_is_refused(tmp_path:
     other.close()
     with pytest.raises(NotOurDatabase, match="not a seg_desktop database"):
         Office.open(path)
-    assert sqlite_scalar(path, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'") == "meta"
+    assert (
+        sqlite_scalar(path, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'")
+        == "meta"
+    )
 
 
 def test_a_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
@@ -174,6 +188,35 @@ def test_an_older_database_is_upgraded_once_and_stamped(
     assert sqlite_scalar(path, "SELECT count(*) FROM revenue") == 1
     Office.open(path).close()
     assert calls == [1]  # not run again
+
+
+def test_an_upgrade_made_by_another_process_meanwhile_is_not_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two windows open an old file at once: the second must not repeat the first's upgrade."""
+    path = tmp_path / "office.db"
+    Office.open(path).close()
+    calls: list[str] = []
+
+    def add_notes(connection: Connection) -> None:
+        calls.append("add_notes")
+        connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
+
+    simulate_version_two(monkeypatch, {1: add_notes})
+    original_enable_wal = database_module._enable_wal
+    other_opened = False
+
+    def enable_wal_while_another_process_upgrades(database: object) -> None:
+        nonlocal other_opened
+        original_enable_wal(database)
+        if not other_opened:  # between this open's look at the version and its upgrade
+            other_opened = True
+            open_database(path).close()
+
+    monkeypatch.setattr(database_module, "_enable_wal", enable_wal_while_another_process_upgrades)
+    open_database(path).close()
+    assert calls == ["add_notes"]
+    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
 
 
 def test_a_failing_upgrade_leaves_the_database_as_it_was(
@@ -272,7 +315,7 @@ def recomputed_rollups(office: Office) -> tuple[list[tuple[object, ...]], list[t
 
 
 def test_rollups_equal_a_direct_recomputation_after_inserts(office: Office) -> None:
-    add_clients(office, [client("A"), client("B"), client("C"), client("Z")])
+    ids = add_clients(office, [client("A"), client("B"), client("C"), client("Z")])
     add_revenue(
         office,
         [
@@ -297,7 +340,6 @@ def test_rollups_equal_a_direct_recomputation_after_inserts(office: Office) -> N
         for c, t, n, a, f, la in table_rows(office, "client_stats")
     ] == stats
     facts = {f.client_id: f for f in office.client_facts()}
-    ids = dict(table_rows(office, "client")[i][1::-1] for i in range(4))  # ref -> id
     a = facts[ids["A"]]
     assert (a.total_revenue, a.invoice_count, a.average_invoice_amount) == (758, 4, 190)  # 189.5
     assert (a.first_invoice_date, a.last_invoice_date) == (D(2025, 1, 1), D(2025, 2, 1))
@@ -354,14 +396,21 @@ def test_client_facts_read_every_rule_field(office: Office) -> None:
     ids = add_clients(
         office,
         [
-            client("A", "Ada & Co", email="ada@example.com", status="active", tags={"vip", "north"}),
+            client(
+                "A", "Ada & Co", email="ada@example.com", status="active", tags={"vip", "north"}
+            ),
             client("B", "Bob", email=None, status=None),
         ],
     )
     add_revenue(office, [("A", D(2025, 5, 1), 300), ("A", D(2025, 6, 1), 400)])
     facts = {f.client_id: f for f in office.client_facts()}
     a, b = facts[ids["A"]], facts[ids["B"]]
-    assert (a.name, a.email, a.status, a.tags) == ("Ada & Co", "ada@example.com", "active", {"vip", "north"})
+    assert (a.name, a.email, a.status, a.tags) == (
+        "Ada & Co",
+        "ada@example.com",
+        "active",
+        {"vip", "north"},
+    )
     assert (a.total_revenue, a.invoice_count, a.average_invoice_amount) == (700, 2, 350)
     assert a.tier is None  # no run yet
     assert (b.email, b.status, b.tags, b.tier) == (None, None, frozenset(), None)
@@ -381,7 +430,14 @@ def tiered(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
     office, ids = make_office(
         tmp_path,
         [
-            client("A", "Ada", email="ada@x.org", status="active", tags={"vip", "b-list"}, groups=["Fam"]),
+            client(
+                "A",
+                "Ada",
+                email="ada@x.org",
+                status="active",
+                tags={"vip", "b-list"},
+                groups=["Fam"],
+            ),
             client("B", "Bea", tags={"north"}, groups=["Fam", "Emp"]),
             client("C", "Cy", groups=["Emp"]),
             client("D", "Dee"),
@@ -397,12 +453,17 @@ def tiered(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
     office.close()
 
 
-def test_tier_field_uses_the_current_runs_overridden_tier(tiered: tuple[Office, dict[str, int]]) -> None:
+def test_tier_field_uses_the_current_runs_overridden_tier(
+    tiered: tuple[Office, dict[str, int]],
+) -> None:
     office, ids = tiered
     assert office.matching_ids(tier_is("Gold"), AS_OF) == []  # no run: tier is empty
-    assert office.count_matching(
-        SegmentDefinition("no tier", (Criterion(RuleField.TIER, Operator.IS_EMPTY),)), AS_OF
-    ) == 4
+    assert (
+        office.count_matching(
+            SegmentDefinition("no tier", (Criterion(RuleField.TIER, Operator.IS_EMPTY),)), AS_OF
+        )
+        == 4
+    )
     office.run_segmentation(AS_OF)
     assert office.matching_ids(tier_is("Gold"), AS_OF) == [ids["B"]]
     assert office.matching_ids(tier_is("Silver"), AS_OF) == [ids["A"]]
@@ -456,7 +517,7 @@ def test_a_segment_name_is_unique(tiered: tuple[Office, dict[str, int]]) -> None
 
 
 def test_export_rows_columns_and_values(tiered: tuple[Office, dict[str, int]]) -> None:
-    office, ids = tiered
+    office, _ = tiered
     office.run_segmentation(AS_OF)
     rows = {row.ref: row for row in office.export_rows(as_of=AS_OF)}
     assert list(rows) == ["A", "B", "C", "D"]
@@ -516,7 +577,7 @@ def test_group_tier_is_the_highest_effective_tier_among_the_clients_groups(
 
 
 def test_export_rows_of_a_segment_and_without_a_run(tiered: tuple[Office, dict[str, int]]) -> None:
-    office, ids = tiered
+    office, _ = tiered
     office.save_segment(
         SegmentDefinition("Vip", (Criterion(RuleField.TAGS, Operator.CONTAINS, "i"),)), as_of=AS_OF
     )
@@ -550,3 +611,20 @@ def test_insert_clients_with_groups_and_memberships(office: Office) -> None:
         members = data.group_members(connection)
     assert groups == {"G1": 1, "G2": 2}
     assert sorted(sorted(m) for m in members.values()) == [[ids["00017"]], sorted(ids.values())]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        (RuleField.TOTAL_REVENUE, "99999999999999999999"),
+        (RuleField.AVERAGE_INVOICE_AMOUNT, "-92233720368547758.09"),
+    ],
+)
+def test_an_amount_too_large_to_store_is_refused_before_it_reaches_the_database(
+    office: Office, field: RuleField, value: str
+) -> None:
+    definition = SegmentDefinition("Huge", (Criterion(field, Operator.GREATER_THAN, value),))
+    with pytest.raises(RuleValueError):
+        office.count_matching(definition, AS_OF)
+    with pytest.raises(RuleValueError):
+        office.save_segment(definition, as_of=AS_OF)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 
 import pytest
 from hypothesis import assume, given
@@ -123,7 +124,9 @@ def test_assign_tier_at_each_boundary(monthly: list[int], months: int, data: st.
     lowers = [m * months for m in monthly]
     index = data.draw(st.integers(0, len(lowers) - 1))
     assert assign_tier(lowers[index], lowers) == index
-    above = index + 1 if index + 1 < len(lowers) and lowers[index + 1] == lowers[index] + 1 else index
+    above = (
+        index + 1 if index + 1 < len(lowers) and lowers[index + 1] == lowers[index] + 1 else index
+    )
     assert assign_tier(lowers[index] + 1, lowers) == above
     assert assign_tier(lowers[index] - 1, lowers) == max(index - 1, 0)
 
@@ -165,7 +168,7 @@ def test_move_boundary_never_crosses_its_neighbours(
     monthly: list[int], requested: int, snap: bool, min_gap: int, data: st.DataObject
 ) -> None:
     assume(len(monthly) >= 2)
-    assume(all(b - a >= 2 * min_gap for a, b in zip(monthly, monthly[1:], strict=False)))
+    assume(all(b - a >= 2 * min_gap for a, b in itertools.pairwise(monthly)))
     strategy = Strategy(
         StrategyKind.INDIVIDUAL, tuple(Tier(f"T{i}", m) for i, m in enumerate(monthly))
     )

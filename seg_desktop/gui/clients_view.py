@@ -1,0 +1,542 @@
+"""The Clients view: every client in a sortable, filterable table, and one client in detail.
+
+The table is loaded on the session's worker (``store.clients.load_client_table``
+plus the sort keys) and swapped in whole; it reloads when a run is saved or
+the data changes. Choosing a segment filters the table to the segment's saved
+members; the search box narrows it to the clients whose ref, name or email
+hold the words typed. "Export visible…" writes exactly the rows shown, in the
+order shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from seg_desktop.core.engine import RunCancelled
+from seg_desktop.gui.client_detail import ClientDetailPanel
+from seg_desktop.gui.clients_model import (
+    COLUMNS,
+    ClientsProxyModel,
+    ClientsTableModel,
+    ClientTableKeys,
+)
+from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.gui.window_state import WindowStateStore
+from seg_desktop.io.export import ExportCancelled, SummarySection, write_csv, write_xlsx
+from seg_desktop.io.exporting import EXPORT_COLUMNS, export_summary
+from seg_desktop.store import runs
+from seg_desktop.store.clients import ClientTable, client_detail, load_client_table
+from seg_desktop.store.database import StoreError
+from seg_desktop.store.definitions import SegmentInfo
+
+__all__ = ["ClientsView", "SaveFileDialog"]
+
+T = TypeVar("T")
+
+SaveFileDialog = Callable[[QWidget, str, str, str], tuple[str, str]]
+"""``(parent, caption, directory, filter) -> (path, chosen filter)``, as
+``QFileDialog.getSaveFileName``; tests pass their own."""
+
+SEARCH_DELAY_MS = 150
+"""How long typing must pause before the search filters (each filter is a full pass)."""
+
+_EXPORT_FILTERS = "Excel workbook (*.xlsx);;CSV file (*.csv)"
+
+# Widths that fit the demo office's values at the default font; the user's own
+# widths are restored over these (window_state).
+_COLUMN_WIDTHS = {
+    "ref": 80,
+    "name": 170,
+    "email": 200,
+    "status": 70,
+    "tags": 120,
+    "groups": 150,
+    "total_revenue": 110,
+    "invoice_count": 70,
+    "first_invoice_date": 95,
+    "last_invoice_date": 95,
+    "average_invoice_amount": 110,
+    "production": 110,
+    "tier": 80,
+    "group_tier": 90,
+}
+
+
+class _RunnerQueue(QObject):
+    """Work for the session's worker that waits while it is busy; the newest of each kind wins.
+
+    ``session.submit`` refuses work while another task runs (a run, a save).
+    A reload must not be lost that way, nor pile up: a request waits here
+    under its kind ("table", "members", "export"), replacing an older request
+    of the same kind, and is submitted as soon as the runner is idle.
+    """
+
+    def __init__(self, session: OfficeSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._waiting: dict[str, tuple[str, Callable[[ProgressFn, CancelledFn], Any], Any]] = {}
+        session.runner.busy_changed.connect(self._busy_changed)
+
+    def request(
+        self,
+        kind: str,
+        name: str,
+        work: Callable[[ProgressFn, CancelledFn], T],
+        on_done: Callable[[T], None],
+    ) -> None:
+        """Submit now if the runner is idle, else when it next is."""
+        self._waiting[kind] = (name, work, on_done)
+        self._drain()
+
+    def is_waiting(self, kind: str) -> bool:
+        """Whether a request of this kind waits for the runner."""
+        return kind in self._waiting
+
+    def _busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self._drain()
+
+    def _drain(self) -> None:
+        if not self._waiting:
+            return
+        kind = next(iter(self._waiting))
+        name, work, on_done = self._waiting[kind]
+        if self._session.submit(name, work, on_done):
+            del self._waiting[kind]
+
+
+class ClientsView(QWidget):
+    """Every client, filtered by segment and search, with the chosen client's detail beside.
+
+    Signals: ``run_requested`` (the Run Segmentation button; the main window
+    starts the run), ``table_loaded`` (a newly loaded table is shown),
+    ``members_loaded`` (a segment's members are applied as the filter),
+    ``export_finished(path, rows)`` and ``status_message(text)`` (for the
+    status bar).
+    """
+
+    run_requested = Signal()
+    table_loaded = Signal()
+    members_loaded = Signal()
+    export_finished = Signal(str, int)
+    status_message = Signal(str)
+
+    def __init__(
+        self,
+        session: OfficeSession,
+        parent: QWidget | None = None,
+        *,
+        save_file_dialog: SaveFileDialog | None = None,
+        search_delay_ms: int = SEARCH_DELAY_MS,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("clients_view")
+        self._session = session
+        self._save_file_dialog: SaveFileDialog = save_file_dialog or QFileDialog.getSaveFileName
+        self._queue = _RunnerQueue(session, self)
+        self._segments: list[SegmentInfo] = []
+        self._current_client: int | None = None
+        self._loaded = False
+        self._dirty: set[str] = set()
+
+        self.model = ClientsTableModel(self)
+        self.proxy = ClientsProxyModel(self.model, self)
+
+        self.segment_combo = QComboBox()
+        self.segment_combo.setObjectName("clients_segment_combo")
+        self.segment_combo.setToolTip("Show every client, or only a segment's members")
+        self.segment_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.segment_combo.setMinimumContentsLength(18)
+        self.search_edit = QLineEdit()
+        self.search_edit.setObjectName("clients_search")
+        self.search_edit.setPlaceholderText("Search ref, name or email")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setMinimumWidth(140)
+        self.export_button = QPushButton("Export visible…")
+        self.export_button.setObjectName("clients_export_button")
+        self.export_button.setToolTip("Write the clients shown, in this order, to Excel or CSV")
+        self.run_button = QPushButton("Run Segmentation")
+        self.run_button.setObjectName("clients_run_button")
+        self.run_button.setToolTip("Compute every client's production and tier (Ctrl+R)")
+        self.count_label = QLabel("Loading clients…")
+        self.count_label.setObjectName("clients_count_label")
+
+        self.table = QTableView()
+        self.table.setObjectName("clients_table")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.verticalHeader().setVisible(False)
+        # Fixed row heights: nothing asks 250,000 rows for a size hint.
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionsMovable(True)
+        header.setHighlightSections(False)
+        header.setSortIndicatorClearable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        for column, spec in enumerate(COLUMNS):
+            header.resizeSection(column, _COLUMN_WIDTHS.get(spec.key, 100))
+        self.table.setSortingEnabled(True)
+
+        self.detail = ClientDetailPanel()
+
+        toolbar = QHBoxLayout()
+        toolbar.addWidget(QLabel("Show"))
+        toolbar.addWidget(self.segment_combo)
+        toolbar.addWidget(self.search_edit, 1)
+        toolbar.addWidget(self.export_button)
+        toolbar.addWidget(self.run_button)
+
+        table_side = QWidget()
+        table_layout = QVBoxLayout(table_side)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.count_label)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("clients_splitter")
+        self.splitter.addWidget(table_side)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        # Proportions (Qt scales them to the width there is): the table gets the larger part.
+        self.splitter.setSizes([600, 400])
+        table_side.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.splitter, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setObjectName("clients_search_timer")
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(search_delay_ms)
+        self._search_timer.timeout.connect(self._apply_search)
+        # Coalesces the change signals that arrive together (a run emits run_changed
+        # and segments_changed; the demo three of them) into one reload.
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setObjectName("clients_reload_timer")
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(0)
+        self._reload_timer.timeout.connect(self._reload_now)
+
+        self.search_edit.textChanged.connect(self._search_timer.start)
+        self.search_edit.returnPressed.connect(self._apply_search)
+        self.segment_combo.currentIndexChanged.connect(self._segment_chosen)
+        self.run_button.clicked.connect(self.run_requested)
+        self.export_button.clicked.connect(lambda: self.export_visible())
+        selection = self.table.selectionModel()
+        selection.currentRowChanged.connect(self._current_row_changed)
+        self.proxy.modelReset.connect(self._visible_rows_changed)
+        self.proxy.layoutChanged.connect(self._visible_rows_changed)
+        session.run_changed.connect(lambda _run: self._mark_dirty("table", "detail"))
+        session.data_changed.connect(lambda: self._mark_dirty("table", "detail", "segments"))
+        session.segments_changed.connect(lambda: self._mark_dirty("segments", "detail"))
+
+        self._refresh_segments()
+        self._update_count()
+        self.reload()
+
+    # --- public API -----------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Load the clients again on the worker (now, or when the current task ends)."""
+        office = self._session.office
+
+        def work(progress: ProgressFn, _cancelled: CancelledFn) -> tuple[ClientTable, Any]:
+            progress(0.0, "Loading clients")
+            with office.database.read() as connection:
+                table = load_client_table(connection, runs.current_run(connection))
+            progress(0.7, "Indexing clients")
+            return table, ClientTableKeys(table)
+
+        self._queue.request("table", "Loading clients", work, self._table_arrived)
+
+    def is_loaded(self) -> bool:
+        """Whether a table has been loaded at least once."""
+        return self._loaded
+
+    def current_client_id(self) -> int | None:
+        """The client selected (and shown in the detail)."""
+        return self._current_client
+
+    def select_client(self, client_id: int) -> bool:
+        """Select a client's row and show its detail; False if it is not visible."""
+        row = self.proxy.row_of_client(client_id)
+        if row is None:
+            return False
+        index = self.proxy.index(row, 0)
+        self.table.setCurrentIndex(index)
+        self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
+        return True
+
+    def segment_filter(self) -> int | None:
+        """The segment whose members are shown (None: all clients)."""
+        data = self.segment_combo.currentData()
+        return int(data) if data is not None else None
+
+    def set_segment_filter(self, segment_id: int | None) -> bool:
+        """Show a segment's members (None: all clients); False if there is no such segment."""
+        position = self.segment_combo.findData(segment_id) if segment_id is not None else 0
+        if position < 0:
+            return False
+        self.segment_combo.setCurrentIndex(position)
+        return True
+
+    def set_search_text(self, text: str) -> None:
+        """Type into the search box and filter at once (no debounce)."""
+        self.search_edit.setText(text)
+        self._apply_search()
+
+    def visible_client_ids(self) -> list[int]:
+        """The clients shown, in the order shown."""
+        return self.proxy.visible_client_ids()
+
+    def export_visible(self, path: Path | None = None) -> bool:
+        """Write the visible rows, in the view's order, to .xlsx or .csv on the worker.
+
+        Without ``path`` the user picks one in a save dialog. Returns False if
+        nothing was started (dialog cancelled, unknown extension).
+        """
+        if path is None:
+            default = Path.home() / f"clients-{self._session.today().isoformat()}.xlsx"
+            chosen, chosen_filter = self._save_file_dialog(
+                self, "Export visible clients", str(default), _EXPORT_FILTERS
+            )
+            if not chosen:
+                return False
+            path = Path(chosen)
+            if path.suffix == "":
+                path = path.with_suffix(".csv" if "csv" in chosen_filter.lower() else ".xlsx")
+        suffix = path.suffix.lower()
+        if suffix not in (".xlsx", ".csv"):
+            self.status_message.emit(f"{path.name}: choose a file ending in .xlsx or .csv")
+            return False
+        office, today, out = self._session.office, self._session.today(), path
+        table = self.model.table
+        order = self.proxy.source_rows().copy()
+        view_section = self._view_summary(len(order), len(table))
+        sheet_title = self._filter_name()
+        keys = [column.key for column in EXPORT_COLUMNS]
+
+        def work(progress: ProgressFn, cancelled: CancelledFn) -> int:
+            total = max(len(order), 1)
+
+            def report(done: int) -> None:
+                progress(done / total, f"Exported {done:,} of {len(order):,} clients")
+
+            rows = table.rows(order, keys)
+            try:
+                if suffix == ".csv":
+                    return write_csv(
+                        out, EXPORT_COLUMNS, rows, progress=report, cancelled=cancelled
+                    )
+                summary = [view_section, *export_summary(office, None, today)]
+                return write_xlsx(
+                    out,
+                    EXPORT_COLUMNS,
+                    rows,
+                    sheet_title=sheet_title,
+                    summary=summary,
+                    progress=report,
+                    cancelled=cancelled,
+                )
+            except ExportCancelled:
+                # The runners know RunCancelled as "the user cancelled" (session.CANCEL_EXCEPTIONS).
+                raise RunCancelled() from None
+
+        def done(count: int) -> None:
+            self.status_message.emit(f"{count:,} clients written to {out}")
+            self.export_finished.emit(str(out), count)
+
+        self._queue.request("export", f"Exporting {len(order):,} clients", work, done)
+        return True
+
+    def save_state(self, store: WindowStateStore) -> None:
+        """Save the column layout and the splitter (the main window's save_all does it too)."""
+        store.save_header(self.table.horizontalHeader())
+        store.save_splitter(self.splitter)
+
+    def restore_state(self, store: WindowStateStore) -> None:
+        """Restore what save_state saved."""
+        store.restore_header(self.table.horizontalHeader())
+        store.restore_splitter(self.splitter)
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _mark_dirty(self, *parts: str) -> None:
+        self._dirty.update(parts)
+        self._reload_timer.start()
+
+    def _reload_now(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        if "segments" in dirty:
+            self._refresh_segments()
+        if "table" in dirty:
+            self.reload()
+        if "detail" in dirty and self._current_client is not None:
+            self._show_detail(self._current_client)
+
+    def _table_arrived(self, loaded: tuple[ClientTable, ClientTableKeys]) -> None:
+        table, keys = loaded
+        self._loaded = True
+        self.model.set_table(table, keys)
+        self.segment_combo.setItemText(0, f"All clients ({len(table):,})")
+        self.table_loaded.emit()
+
+    def _refresh_segments(self) -> None:
+        """Rebuild the segment combo (keeping the choice) and reload the chosen members."""
+        self._segments = self._session.office.segments()
+        chosen = self.segment_filter()
+        combo = self.segment_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(f"All clients ({len(self.model.table):,})", None)
+        for segment in self._segments:
+            count = segment.member_count
+            counted = f"{count:,}" if count is not None else "not computed"
+            combo.addItem(f"{segment.definition.name} ({counted})", segment.id)
+        position = combo.findData(chosen) if chosen is not None else 0
+        combo.setCurrentIndex(max(position, 0))
+        combo.blockSignals(False)
+        self.detail.set_segments(self._segments)
+        if chosen is not None and position < 0:
+            self._segment_chosen()  # the chosen segment was deleted: back to all clients
+        elif chosen is not None:
+            self._load_members(chosen)
+
+    def _segment_chosen(self, _position: int = 0) -> None:
+        segment_id = self.segment_filter()
+        if segment_id is None:
+            self.proxy.set_member_filter(None)
+            self.members_loaded.emit()
+            return
+        self.detail.set_why_segment(segment_id)
+        self._load_members(segment_id)
+
+    def _load_members(self, segment_id: int) -> None:
+        office = self._session.office
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> list[int]:
+            return office.segment_member_ids(segment_id)
+
+        def done(member_ids: list[int]) -> None:
+            if self.segment_filter() != segment_id:
+                return  # the user chose another segment meanwhile
+            self.proxy.set_member_filter(member_ids)
+            self.members_loaded.emit()
+
+        self._queue.request("members", "Loading segment members", work, done)
+
+    def _apply_search(self) -> None:
+        self._search_timer.stop()
+        self.proxy.set_search_text(self.search_edit.text())
+
+    # --- selection and detail ------------------------------------------------------------
+
+    def _current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            return  # a reset; _visible_rows_changed puts the selection back
+        client_id = self.proxy.client_id_at(current.row())
+        if client_id != self._current_client:
+            self._current_client = client_id
+            self._show_detail(client_id)
+
+    def _show_detail(self, client_id: int) -> None:
+        # One client's rows (a few dozen months and runs) read in a few milliseconds,
+        # even while a run writes: quick enough for the GUI thread, and clicking through
+        # clients must not wait behind a long task on the worker.
+        try:
+            with self._session.office.database.read() as connection:
+                detail = client_detail(connection, client_id)
+        except StoreError as error:
+            self._current_client = None
+            self.detail.show_client(None)
+            self.status_message.emit(str(error))
+            return
+        self.detail.show_client(detail, self._session.today())
+
+    def _visible_rows_changed(self) -> None:
+        self._update_count()
+        self.export_button.setEnabled(self.proxy.rowCount() > 0)
+        if self._current_client is None:
+            return
+        row = self.proxy.row_of_client(self._current_client)
+        if row is None:
+            return  # filtered out: the detail stays until another client is chosen
+        index = self.proxy.index(row, max(self.table.currentIndex().column(), 0))
+        selection = self.table.selectionModel()
+        if selection.currentIndex() != index:
+            selection.setCurrentIndex(
+                index,
+                selection.SelectionFlag.ClearAndSelect | selection.SelectionFlag.Rows,
+            )
+        self.table.scrollTo(index)
+
+    def _update_count(self) -> None:
+        if not self._loaded:
+            self.count_label.setText("Loading clients…")
+            return
+        total, shown = len(self.model.table), self.proxy.rowCount()
+        noun = "client" if total == 1 else "clients"
+        if self.proxy.has_member_filter() or self.proxy.search_text():
+            self.count_label.setText(f"{shown:,} of {total:,} {noun}")
+        else:
+            self.count_label.setText(f"{total:,} {noun}")
+
+    def _filter_name(self) -> str:
+        segment_id = self.segment_filter()
+        segment = next((s for s in self._segments if s.id == segment_id), None)
+        return segment.definition.name if segment is not None else "All clients"
+
+    def _view_summary(self, shown: int, total: int) -> SummarySection:
+        column = self.proxy.sort_column()
+        if column >= 0:
+            direction = (
+                "descending"
+                if self.proxy.sort_order() == Qt.SortOrder.DescendingOrder
+                else "ascending"
+            )
+            sorted_by = f"{COLUMNS[column].title}, {direction}"
+        else:
+            sorted_by = "Ref"
+        return SummarySection(
+            "Clients view",
+            [
+                ("Shown", self._filter_name()),
+                ("Search", self.proxy.search_text() or "(none)"),
+                ("Sorted by", sorted_by),
+                ("Clients written", shown),
+                ("Clients in the office", total),
+            ],
+        )
