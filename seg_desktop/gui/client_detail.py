@@ -130,6 +130,8 @@ def _verdict_words(match: MatchMode, member: bool, verdicts: Sequence[CriterionV
                 if total == 1
                 else f"In the segment: all {total} criteria pass."
             )
+        if total == 1:
+            return "Not in the segment: the criterion does not pass."
         return (
             f"Not in the segment: {failed} of {total} {word} "
             f"{'does' if failed == 1 else 'do'} not pass (every criterion must pass)."
@@ -190,7 +192,9 @@ class RevenueChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
         self._bars = pg.BarGraphItem(x=x, height=heights, width=0.8, brushes=brushes, pens=brushes)
         self.addItem(self._bars)
         self._label_months()
-        self.setXRange(-0.6, span - 0.4, padding=0)
+        # At least six months wide, so one month is a bar, not a wall.
+        margin = max(0.0, (6 - span) / 2)
+        self.setXRange(-0.6 - margin, span - 0.4 + margin, padding=0)
         low, high = min(0.0, *heights), max(0.0, *heights)
         if high <= low:
             high = low + 1
@@ -219,7 +223,8 @@ class RevenueChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
         label_width = QFontMetrics(axis.style["tickFont"] or self.font()).horizontalAdvance(
             "2026-03  "
         )
-        room = max(1, (self.width() - self.getAxis("left").width()) // max(label_width, 1))
+        plot_width = self.width() - int(self.getAxis("left").width())
+        room = max(1, plot_width // max(label_width, 1))
         step = max(1, -(-self._span // room))
         first = self._first_month
         axis.setTicks(
@@ -290,16 +295,18 @@ class ClientDetailPanel(QWidget):
         self.chart = RevenueChart(self)
         self.revenue_total_label = _wrapping_label("client_revenue_total_label")
 
-        self.history_table = QTableWidget(0, 4)
+        self.history_table = QTableWidget(0, 3)
         self.history_table.setObjectName("client_tier_history")
-        self.history_table.setHorizontalHeaderLabels(["Run made", "As of", "Tier", "Production"])
+        self.history_table.setHorizontalHeaderLabels(["As of", "Tier", "Production"])
+        self.history_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history_table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.history_table.verticalHeader().setVisible(False)
         self.history_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.history_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.history_table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         header = self.history_table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.history_table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
 
         self.segments_label = _wrapping_label("client_segments_label")
@@ -437,12 +444,13 @@ class ClientDetailPanel(QWidget):
                 tier += f" (pinned; computed {entry.computed_tier or '?'})"
             production = QTableWidgetItem(format_money(entry.production))
             production.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            cells = [
-                QTableWidgetItem(entry.created_at.strftime("%Y-%m-%d %H:%M")),
-                QTableWidgetItem(entry.as_of.isoformat()),
-                QTableWidgetItem(tier),
-                production,
-            ]
+            as_of = QTableWidgetItem(entry.as_of.isoformat())
+            as_of.setToolTip(
+                f"Run {entry.run_id}, made {entry.created_at.strftime('%Y-%m-%d %H:%M')}"
+            )
+            tier_item = QTableWidgetItem(tier)
+            tier_item.setToolTip(tier)
+            cells = [as_of, tier_item, production]
             for column, item in enumerate(cells):
                 table.setItem(row, column, item)
         # As tall as its rows, up to six; more scroll.
@@ -451,11 +459,6 @@ class ClientDetailPanel(QWidget):
             table.horizontalHeader().sizeHint().height()
             + shown * table.verticalHeader().defaultSectionSize()
             + 2 * table.frameWidth()
-            + (
-                table.horizontalScrollBar().sizeHint().height()
-                if len(detail.tier_history) > 6
-                else 0
-            )
         )
         table.setFixedHeight(height)
 

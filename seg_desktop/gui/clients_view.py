@@ -282,6 +282,10 @@ class ClientsView(QWidget):
 
         self._queue.request("table", "Loading clients", work, self._table_arrived)
 
+    def is_reload_pending(self) -> bool:
+        """Whether a reload waits for the worker (busy with another task)."""
+        return self._queue.is_waiting("table")
+
     def is_loaded(self) -> bool:
         """Whether a table has been loaded at least once."""
         return self._loaded

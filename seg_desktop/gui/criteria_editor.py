@@ -388,7 +388,7 @@ class DateValueEditor(ValueEditor):
         self.mode_combo.insertItem(self.RELATIVE, "days ago")
         self.mode_combo.insertItem(self.ABSOLUTE, "calendar date")
         self.mode_combo.setSizeAdjustPolicy(_SHRINKABLE)
-        self.mode_combo.setMinimumContentsLength(7)
+        self.mode_combo.setMinimumContentsLength(6)
         self.mode_combo.setToolTip("Count days back from the as-of date, or pick a fixed date")
         self.mode_combo.currentIndexChanged.connect(
             lambda index: self.mode_requested.emit(index == self.RELATIVE)
@@ -480,11 +480,11 @@ class CriterionRowWidget(QFrame):
         # Combos may shrink below their longest entry so a row fits a narrow centre pane;
         # the popup still shows the entries in full.
         self.field_combo.setSizeAdjustPolicy(_SHRINKABLE)
-        self.field_combo.setMinimumContentsLength(12)
+        self.field_combo.setMinimumContentsLength(11)
         self.field_combo.currentIndexChanged.connect(self._field_index_changed)
         self.operator_combo = QComboBox(self)
         self.operator_combo.setSizeAdjustPolicy(_SHRINKABLE)
-        self.operator_combo.setMinimumContentsLength(9)
+        self.operator_combo.setMinimumContentsLength(8)
         self.operator_combo.currentIndexChanged.connect(self._operator_index_changed)
         self.value_holder = QWidget(self)
         self.value_holder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)

@@ -30,7 +30,7 @@ from seg_desktop.store.runs import RunSummary
 
 
 class MainWindow(QMainWindow):
-    """Segment list on the left; the criteria editor and the clients in tabs; runs from the toolbar."""
+    """Segments on the left; the criteria editor and the clients in tabs; runs from the toolbar."""
 
     closed = Signal()
 
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         self._error_dialog = ErrorDialog(report, self)
         self._error_dialog.show()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout, stop the workers (cancelling a running task) and close the office."""
         if self.session.runner.is_busy():
             answer = QMessageBox.question(

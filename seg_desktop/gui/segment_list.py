@@ -434,8 +434,8 @@ class SegmentListPanel(QWidget):
         try:
             self.model.set_segments(office.segments())
             self.model.set_run(office.current_run())
-            self.view.expand(self.model.segments_index())
-            self.view.expand(self.model.strategies_index())
+            # The two headings are never rebuilt, so the view keeps them open or closed;
+            # the strategy rows are new and take back the state their old rows had.
             for kind in expanded:
                 self.view.expand(self.model.index_of_strategy(kind))
             restored = self._index_for(selected)
@@ -450,8 +450,7 @@ class SegmentListPanel(QWidget):
         self._update_actions()
 
     def _expanded_strategies(self) -> list[StrategyKind]:
-        if self.model.rowCount() == 0:
-            return list(StrategyKind)
+        # Before the first fill there are no strategy rows: open them all.
         return [
             kind
             for kind in StrategyKind

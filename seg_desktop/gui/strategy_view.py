@@ -145,9 +145,8 @@ class SettingsEdit(QUndoCommand):
         before: SegmentationSettings,
         after: SegmentationSettings,
         text: str,
-        parent: QUndoCommand | None = None,
     ) -> None:
-        super().__init__(text, parent)
+        super().__init__(text)
         self._view, self.before, self.after = view, before, after
 
     def redo(self) -> None:
@@ -157,24 +156,6 @@ class SettingsEdit(QUndoCommand):
     def undo(self) -> None:
         """Put the old settings back."""
         self._view.apply_settings(self.before)
-
-
-class _StrategyChild(QUndoCommand):
-    """A strategy edit inside a macro (Revert)."""
-
-    def __init__(
-        self, view: StrategyView, before: Strategy, after: Strategy, parent: QUndoCommand
-    ) -> None:
-        super().__init__("", parent)
-        self._view, self.before, self.after = view, before, after
-
-    def redo(self) -> None:
-        """Apply the reverted strategy."""
-        self._view.apply_strategy(self.after)
-
-    def undo(self) -> None:
-        """Apply the draft again."""
-        self._view.apply_strategy(self.before)
 
 
 class OverrideEdit(QUndoCommand):
@@ -627,13 +608,20 @@ class StrategyView(QWidget):
             else replace(self._committed, active=False)
         )
         settings_target = self._run_settings(run)
-        macro = QUndoCommand("Revert to the last run")
+        edits: list[QUndoCommand] = []
         if target != self._committed:
-            _StrategyChild(self, self._committed, target, macro)
+            edits.append(StrategyEdit(self, self._committed, target, "Revert the tiers"))
         if settings_target is not None and settings_target != self._settings.segmentation:
-            SettingsEdit(self, self._settings.segmentation, settings_target, "", macro)
-        if macro.childCount():
-            self.undo_stack.push(macro)
+            edits.append(
+                SettingsEdit(self, self._settings.segmentation, settings_target, "Revert months")
+            )
+        if not edits:
+            return
+        # One macro, so one Undo brings the whole draft back.
+        self.undo_stack.beginMacro("Revert to the last run")
+        for edit in edits:
+            self.undo_stack.push(edit)
+        self.undo_stack.endMacro()
 
     def _run_settings(self, run: RunSummary) -> SegmentationSettings | None:
         """Months settings that give the run's range again (None if they cannot be told)."""

@@ -189,7 +189,9 @@ def _segment(body: dict[str, Any], position: int) -> SegmentDefinition:
         raise DefinitionsFileError(f"{where}: description must be text")
     entries = body.get("criteria", [])
     if not isinstance(entries, list):
-        raise DefinitionsFileError(f"{where}: criteria must be a list of {{ field, operator, value }}")
+        raise DefinitionsFileError(
+            f"{where}: criteria must be a list of {{ field, operator, value }}"
+        )
     criteria = []
     for index, entry in enumerate(entries, start=1):
         item = _table(entry, f"{where} criterion {index}")

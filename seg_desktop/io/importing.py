@@ -58,7 +58,7 @@ Cancelled = Callable[[], bool]
 MAX_PROBLEMS_KEPT = 100_000
 
 
-class _DryRunRollback(Exception):  # noqa: N818 - control flow: undo the preview's changes
+class _DryRunRollback(Exception):
     pass
 
 
@@ -329,9 +329,7 @@ def _merge_staged(connection: Connection, staging: Table) -> tuple[int, int]:
         .join(first_per_reference, first_per_reference.c.row_number == s.row_number)
         .where(first_per_reference.c.occurrence == 1)
     )
-    same_reference = and_(
-        revenue.c.client_id == s.client_id, revenue.c.reference == s.reference
-    )
+    same_reference = and_(revenue.c.client_id == s.client_id, revenue.c.reference == s.reference)
     new_referenced = referenced.where(~exists().where(same_reference))
     added = connection.execute(
         insert(revenue).from_select(
@@ -341,8 +339,9 @@ def _merge_staged(connection: Connection, staging: Table) -> tuple[int, int]:
     changed = (
         select(revenue.c.id, s.date, s.month_key, s.amount_cents, s.client_id)
         .select_from(
-            staging.join(first_per_reference, first_per_reference.c.row_number == s.row_number)
-            .join(revenue, same_reference)
+            staging.join(
+                first_per_reference, first_per_reference.c.row_number == s.row_number
+            ).join(revenue, same_reference)
         )
         .where(first_per_reference.c.occurrence == 1)
         .where((revenue.c.date != s.date) | (revenue.c.amount_cents != s.amount_cents))
@@ -419,7 +418,7 @@ def options_from_args(args: argparse.Namespace) -> ImportOptions:
 
 
 def import_command(args: argparse.Namespace, db: str) -> int:
-    """`seg-desktop import clients|revenue FILE`: prints the preview; non-zero if nothing imports."""
+    """`seg-desktop import clients|revenue FILE`: print the preview; non-zero if nothing imports."""
     options = options_from_args(args)
     path = Path(args.file)
     if not path.exists():
@@ -441,4 +440,3 @@ def import_command(args: argparse.Namespace, db: str) -> int:
         print("seg-desktop: error: the file holds no data rows", file=sys.stderr)
         return 1
     return 0
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -132,7 +132,7 @@ def ensure_groups(
     return {name: existing[name] for name in wanted}
 
 
-def set_group_memberships(connection: Connection, groups_of: dict[int, Sequence[str]]) -> None:
+def set_group_memberships(connection: Connection, groups_of: Mapping[int, Sequence[str]]) -> None:
     """Replace the group memberships of the given clients (groups created as 'other' if new)."""
     names = {name for groups in groups_of.values() for name in groups}
     group_ids = ensure_groups(connection, ((name, "other") for name in sorted(names)))

@@ -111,3 +111,29 @@ def date_param(connection: Connection) -> Callable[[dt.date], object]:
     if connection.dialect.name == "sqlite":
         return dt.date.isoformat
     return lambda day: day
+
+
+def binary_order(column: ColumnElement[str]) -> ColumnElement[str]:
+    """Order text by its bytes on both engines (SQLite's BINARY; PostgreSQL's "C").
+
+    A PostgreSQL database created with a linguistic collation (en_US.UTF-8)
+    would otherwise sort 'a10' and 'A9' differently from SQLite.
+    """
+    return _BinaryOrder(column)
+
+
+class _BinaryOrder(FunctionElement[str]):
+    inherit_cache = True
+    name = "binary_order"
+
+
+@compiles(_BinaryOrder)
+def _binary_order_default(element: _BinaryOrder, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return str(compiler.process(column, **kw))
+
+
+@compiles(_BinaryOrder, "postgresql")
+def _binary_order_postgresql(element: _BinaryOrder, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f'({compiler.process(column, **kw)}) COLLATE "C"'

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, func, select
 from seg_desktop.core.rules import MatchMode, ParsedCriterion
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store.data import _as_date
+from seg_desktop.store.dialect import binary_order
 from seg_desktop.store.rules_sql import assignment, client, compile_segment, facts_from, stats
 from seg_desktop.store.runs import RunSummary
 from seg_desktop.store.schema import ClientGroup, ClientTag, GroupMember, RunAssignment, table_of
@@ -121,7 +122,7 @@ def iter_export_rows(
             .outerjoin(tags_sq, tags_sq.c.client_id == client.c.id)
             .outerjoin(groups_sq, groups_sq.c.client_id == client.c.id)
         )
-        .order_by(client.c.ref)
+        .order_by(binary_order(client.c.ref))
     )
     if segment is not None:
         criteria, match = segment

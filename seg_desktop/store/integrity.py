@@ -91,9 +91,7 @@ def _check_rollups(connection: Connection, report: CheckReport) -> None:
         int(stats_total[0]),
         int(stats_total[1]),
     ) != records:
-        report.problems.append(
-            "the monthly totals do not match the revenue records"
-        )
+        report.problems.append("the monthly totals do not match the revenue records")
     else:
         report.lines.append(f"Revenue rollups: ok ({records[1]:,} records)")
 

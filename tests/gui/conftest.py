@@ -11,13 +11,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # LC_ALL=C / no locale makes Qt warn about the locale, and warnings fail tests here.
 os.environ.setdefault("LANG", "C.UTF-8")
 
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QObject, QThread
+from PySide6.QtCore import QThread
 
 # A thread that would not stop is kept referenced here for the rest of the run: dropping
 # the last reference to a running QThread makes Qt abort the whole test process.

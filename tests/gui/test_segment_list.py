@@ -365,3 +365,18 @@ def test_the_delete_key_in_the_list_asks_before_deleting(
         qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
     assert dialogs.questions and "'New Clients'" in dialogs.questions[0][1]
     assert new_clients.id not in [s.id for s in office.segments()]
+
+
+def test_a_refresh_keeps_what_the_user_collapsed(
+    panel: SegmentListPanel, session: OfficeSession
+) -> None:
+    view, model = panel.view, panel.model
+    assert view.isExpanded(model.segments_index())
+    assert view.isExpanded(model.index_of_strategy(StrategyKind.GROUP))
+    view.collapse(model.segments_index())
+    view.collapse(model.index_of_strategy(StrategyKind.GROUP))
+    session.segments_changed.emit()
+    assert not view.isExpanded(model.segments_index())
+    assert view.isExpanded(model.strategies_index())
+    assert view.isExpanded(model.index_of_strategy(StrategyKind.INDIVIDUAL))
+    assert not view.isExpanded(model.index_of_strategy(StrategyKind.GROUP))

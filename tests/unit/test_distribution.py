@@ -14,11 +14,11 @@ from seg_desktop.core.engine import Override, RunInputs, compute_run
 from seg_desktop.core.periods import SegmentationSettings
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier, assign_tier
 
-productions_st = st.lists(st.integers(min_value=-10**9, max_value=10**11), max_size=300)
+productions_st = st.lists(st.integers(min_value=-(10**9), max_value=10**11), max_size=300)
 # Effective lower limits as the engine sees them: 0 first, then strictly increasing.
-lowers_st = st.lists(
-    st.integers(min_value=1, max_value=10**11), max_size=6, unique=True
-).map(lambda rest: [0, *sorted(rest)])
+lowers_st = st.lists(st.integers(min_value=1, max_value=10**11), max_size=6, unique=True).map(
+    lambda rest: [0, *sorted(rest)]
+)
 
 
 def oracle(productions: list[int], lowers: list[int]) -> list[tuple[int, int]]:
@@ -32,7 +32,9 @@ def oracle(productions: list[int], lowers: list[int]) -> list[tuple[int, int]]:
 
 
 @given(productions_st, lowers_st)
-def test_counts_and_revenue_agree_with_assign_tier(productions: list[int], lowers: list[int]) -> None:
+def test_counts_and_revenue_agree_with_assign_tier(
+    productions: list[int], lowers: list[int]
+) -> None:
     distribution = TierDistribution.from_productions(productions)
     assert distribution.counts_and_revenue(lowers) == oracle(productions, lowers)
     assert distribution.total_revenue == sum(productions)
@@ -103,7 +105,7 @@ def test_names_must_match_limits() -> None:
 
 
 @given(
-    st.dictionaries(st.integers(1, 200), st.integers(-10**6, 10**9), max_size=60),
+    st.dictionaries(st.integers(1, 200), st.integers(-(10**6), 10**9), max_size=60),
     st.dictionaries(st.integers(1, 200), st.sampled_from(["Bronze", "Silver", "Gold", "Gone"])),
     st.integers(1, 24),
 )
