@@ -149,6 +149,9 @@ class BoundaryLine(pg.InfiniteLine):  # type: ignore[misc]
             hoverPen=pg.mkPen("#7f0000", width=4),
         )
         self.tier_index = tier_index
+        self.shown_bounds: tuple[float, float | None] | None = None
+        self.shown_html = ""
+        self.cancelling = False
         self.free_drag = False
         """Whether the free-drag key was held at the last mouse event (no snapping)."""
         self.setZValue(20)
@@ -158,6 +161,14 @@ class BoundaryLine(pg.InfiniteLine):  # type: ignore[misc]
         """Remember the modifiers before the line moves (its move signal carries no event)."""
         self.free_drag = bool(ev.modifiers() & FREE_DRAG_MODIFIERS)
         super().mouseDragEvent(ev)
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        """A right click during a drag puts the line back: mark it, so it is not an edit."""
+        self.cancelling = self.moving and ev.button() == Qt.MouseButton.RightButton
+        try:
+            super().mouseClickEvent(ev)
+        finally:
+            self.cancelling = False
 
 
 class _LimitLabel(pg.InfLineLabel):  # type: ignore[misc]
@@ -187,11 +198,14 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
     * ``boundary_moving(tier_index, monthly_cents, free)`` while a line moves
       (dragged or set with ``setValue``): the monthly limit under the line,
       and whether snapping is off (Shift or Alt held);
-    * ``boundary_released(tier_index)`` when the drag ends.
+    * ``boundary_released(tier_index)`` when the drag ends;
+    * ``boundary_cancelled(tier_index)`` when a right click during the drag put the
+      line back where it started (nothing to record).
     """
 
     boundary_moving = Signal(int, object, bool)
     boundary_released = Signal(int)
+    boundary_cancelled = Signal(int)
 
     def __init__(self, subject_noun: str = "clients", parent: QWidget | None = None) -> None:
         self._bottom = MoneyAxis("bottom", EFFECTIVE_RED)
@@ -304,8 +318,11 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
             "top", f"Monthly equivalent (production ÷ {months or 'n'})", color=MONTHLY_BLUE
         )
         self._message.setText(message)
-        self._rebuild_lines()
-        self._apply_ranges()
+        if not self._lines_match():
+            # Only when the lines must change: a reload during a drag keeps the dragged line.
+            self._rebuild_lines()
+        if self._dragging is None:
+            self._apply_ranges()
         self._sync()
 
     def set_pins(self, pins: Sequence[tuple[Cents, int, str]]) -> None:
@@ -336,9 +353,7 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
         self._strategy = strategy
         self._totals = list(totals or [])
         self._total_revenue = total_revenue
-        if len(self.lines) != max(len(strategy.tiers) - 1, 0) or len(self._bands) != len(
-            strategy.tiers
-        ):
+        if not self._lines_match():
             self._rebuild_lines()
         if self._dragging is None:
             self._apply_ranges()
@@ -362,6 +377,11 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
         return x_of(monthly * (self._months or 1))
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _lines_match(self) -> bool:
+        strategy = self._strategy
+        tiers = len(strategy.tiers) if strategy is not None and self._months is not None else 0
+        return len(self._bands) == tiers and len(self.lines) == max(tiers - 1, 0)
 
     def _rebuild_lines(self) -> None:
         for line in self.lines:
@@ -420,12 +440,22 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
             edges = [-_FAR] + [x_of(t.monthly_lower * months) for t in strategy.tiers[1:]] + [_FAR]
             for index, line in enumerate(self.lines, start=1):
                 low, high = boundary_bounds(strategy, index)
-                line.setBounds([x_of(low * months), x_of(high * months) if high else None])
-                line.setValue(edges[index])
-                line.label.setHtml(self._line_html(strategy, index, months))
-                line.label.updatePosition()
+                bounds = (x_of(low * months), x_of(high * months) if high is not None else None)
+                html = self._line_html(strategy, index, months)
+                # Only what changed: on a drag, one line moves and its neighbours' bounds.
+                if line.shown_bounds != bounds:
+                    line.setBounds(list(bounds))
+                    line.shown_bounds = bounds
+                if line.value() != edges[index]:
+                    line.setValue(edges[index])
+                if line.shown_html != html:
+                    line.label.setHtml(html)
+                    line.shown_html = html
+                    line.label.updatePosition()
             for index, band in enumerate(self._bands):
-                band.setRegion((edges[index], edges[index + 1]))
+                region = (edges[index], edges[index + 1])
+                if tuple(band.getRegion()) != region:
+                    band.setRegion(region)
         finally:
             self._syncing = False
         self._place_labels()
@@ -495,7 +525,7 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
         return None
 
     def _line_moved(self, line: BoundaryLine) -> None:
-        if self._syncing or self._months is None:
+        if self._syncing or self._months is None or line.cancelling:
             return
         self._dragging = line.tier_index
         free = line.free_drag or bool(QGuiApplication.keyboardModifiers() & FREE_DRAG_MODIFIERS)
@@ -508,14 +538,12 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
             return
         self._dragging = None
         line.free_drag = False
-        self.boundary_released.emit(line.tier_index)
+        if line.cancelling:
+            self.boundary_cancelled.emit(line.tier_index)
+        else:
+            self.boundary_released.emit(line.tier_index)
         self._apply_ranges()
         self._sync()
-
-    def pin_at(self, index: int) -> str:
-        """The label of the pin marker at `index` (tests, tool tips)."""
-        points = self._pins.points()
-        return str(points[index].data()) if index < len(points) else ""
 
 
 def _escape(text: str) -> str:

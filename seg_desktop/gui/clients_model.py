@@ -155,10 +155,20 @@ class ClientTableKeys:
         the previous matches instead of searching everything again.
         """
         texts = self.search_text
+        # One word at a time over the rows still in: a plain `in` per row is the
+        # fastest test Python has (no per-row generator), and each word shrinks the
+        # rows the next one looks at.
+        hits: list[int] | None = None if rows is None else rows.tolist()
+        for word in words:
+            if hits is None:
+                hits = [row for row, text in enumerate(texts) if word in text]
+            else:
+                hits = [row for row in hits if word in texts[row]]
         mask = np.zeros(len(texts), dtype=np.bool_)
-        candidates = np.arange(len(texts)) if rows is None else rows
-        hits = [row for row in candidates.tolist() if all(word in texts[row] for word in words)]
-        mask[hits] = True
+        if hits is None:
+            mask[:] = True
+        else:
+            mask[hits] = True
         return mask
 
     def rows_of_clients(self, client_ids: Collection[int]) -> RowArray:

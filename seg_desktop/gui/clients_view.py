@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from seg_desktop.core.engine import RunCancelled
 from seg_desktop.gui.client_detail import ClientDetailPanel
 from seg_desktop.gui.clients_model import (
     COLUMNS,
@@ -42,7 +41,7 @@ from seg_desktop.gui.clients_model import (
 from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.gui.window_state import WindowStateStore
-from seg_desktop.io.export import ExportCancelled, SummarySection, write_csv, write_xlsx
+from seg_desktop.io.export import SummarySection, write_csv, write_xlsx
 from seg_desktop.io.exporting import EXPORT_COLUMNS, export_summary
 from seg_desktop.store import runs
 from seg_desktop.store.clients import ClientTable, client_detail, load_client_table
@@ -259,9 +258,11 @@ class ClientsView(QWidget):
         selection.currentRowChanged.connect(self._current_row_changed)
         self.proxy.modelReset.connect(self._visible_rows_changed)
         self.proxy.layoutChanged.connect(self._visible_rows_changed)
-        session.run_changed.connect(lambda _run: self._mark_dirty("table", "detail"))
-        session.data_changed.connect(lambda: self._mark_dirty("table", "detail", "segments"))
-        session.segments_changed.connect(lambda: self._mark_dirty("segments", "detail"))
+        # Bound methods, not lambdas: Qt disconnects them when the view is destroyed
+        # before the session.
+        session.run_changed.connect(self._run_changed)
+        session.data_changed.connect(self._data_changed)
+        session.segments_changed.connect(self._segments_changed)
 
         self._refresh_segments()
         self._update_count()
@@ -360,24 +361,18 @@ class ClientsView(QWidget):
                 progress(done / total, f"Exported {done:,} of {len(order):,} clients")
 
             rows = table.rows(order, keys)
-            try:
-                if suffix == ".csv":
-                    return write_csv(
-                        out, EXPORT_COLUMNS, rows, progress=report, cancelled=cancelled
-                    )
-                summary = [view_section, *export_summary(office, None, today)]
-                return write_xlsx(
-                    out,
-                    EXPORT_COLUMNS,
-                    rows,
-                    sheet_title=sheet_title,
-                    summary=summary,
-                    progress=report,
-                    cancelled=cancelled,
-                )
-            except ExportCancelled:
-                # The runners know RunCancelled as "the user cancelled" (session.CANCEL_EXCEPTIONS).
-                raise RunCancelled() from None
+            if suffix == ".csv":
+                return write_csv(out, EXPORT_COLUMNS, rows, progress=report, cancelled=cancelled)
+            summary = [view_section, *export_summary(office, None, today)]
+            return write_xlsx(
+                out,
+                EXPORT_COLUMNS,
+                rows,
+                sheet_title=sheet_title,
+                summary=summary,
+                progress=report,
+                cancelled=cancelled,
+            )
 
         def done(count: int) -> None:
             self.status_message.emit(f"{count:,} clients written to {out}")
@@ -397,6 +392,15 @@ class ClientsView(QWidget):
         store.restore_splitter(self.splitter)
 
     # --- loading -------------------------------------------------------------------------
+
+    def _run_changed(self, _run: object) -> None:
+        self._mark_dirty("table", "detail")
+
+    def _data_changed(self) -> None:
+        self._mark_dirty("table", "detail", "segments")
+
+    def _segments_changed(self) -> None:
+        self._mark_dirty("segments", "detail")
 
     def _mark_dirty(self, *parts: str) -> None:
         self._dirty.update(parts)

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         session = self.session
         self.run_action.triggered.connect(self.run_segmentation)
         self.clients.run_requested.connect(self.run_segmentation)
+        self.clients.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.cancel_action.triggered.connect(session.runner.cancel)
         self.recompute_action.triggered.connect(session.recompute_segments)
         self.export_action.triggered.connect(self.export_current_tiers)

@@ -18,6 +18,8 @@ from seg_desktop.core.engine import RunCancelled, Trigger
 from seg_desktop.core.periods import InsufficientData
 from seg_desktop.core.rules import SegmentDefinition
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
+from seg_desktop.io.export import ExportCancelled
+from seg_desktop.io.readers import ImportCancelled
 from seg_desktop.store.office import Office
 from seg_desktop.store.runs import RunSummary
 
@@ -151,5 +153,9 @@ class OfficeSession(QObject):
         )
 
 
-CANCEL_EXCEPTIONS: tuple[type[BaseException], ...] = (RunCancelled,)
-"""Exceptions that mean "the user cancelled" for the runners."""
+CANCEL_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    RunCancelled,
+    ExportCancelled,
+    ImportCancelled,
+)
+"""Exceptions that mean "the user cancelled" for the runners (reported as cancelled, not failed)."""

@@ -251,15 +251,16 @@ class StrategyView(QWidget):
         self.message_label.hide()
 
         self.table_model = TierTableModel(noun.capitalize(), self)
-        self.table_model.editor = self._edit_from_table
+        self.table_model.editor = self._edit
         self.table = QTableView()
         self.table.setObjectName("tier_table")
         self.table.setModel(self.table_model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Column widths are fitted after each committed edit, not measured on every drag move
+        # (ResizeToContents would size every cell again for each mouse move).
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.add_button = QPushButton("Add tier")
         self.add_button.setObjectName("add_tier_button")
         self.remove_button = QPushButton("Remove tier")
@@ -275,12 +276,10 @@ class StrategyView(QWidget):
         self.max_months_spin.setObjectName("max_months_spin")
         self.max_months_spin.setRange(MIN_MAX_MONTHS, MAX_MAX_MONTHS)
         self.max_months_spin.setKeyboardTracking(False)
-        self.max_months_spin.setSuffix(" months")
         self.buffer_spin = QSpinBox()
         self.buffer_spin.setObjectName("buffer_months_spin")
         self.buffer_spin.setRange(MIN_BUFFER_MONTHS, MAX_BUFFER_MONTHS)
         self.buffer_spin.setKeyboardTracking(False)
-        self.buffer_spin.setSuffix(" months")
         self.options_frame = QFrame()
         self.options_frame.setObjectName("options_frame")
         options = QFormLayout(self.options_frame)
@@ -350,6 +349,7 @@ class StrategyView(QWidget):
         session = self.session
         self.chart.boundary_moving.connect(self._boundary_moving)
         self.chart.boundary_released.connect(self._boundary_released)
+        self.chart.boundary_cancelled.connect(self._boundary_cancelled)
         self.table_model.edit_refused.connect(self.show_error)
         self.active_check.toggled.connect(self._active_toggled)
         self.add_button.clicked.connect(self._add_tier)
@@ -526,9 +526,6 @@ class StrategyView(QWidget):
         self.undo_stack.push(StrategyEdit(self, self._committed, new, description))
         return None
 
-    def _edit_from_table(self, new: Strategy, description: str) -> str | None:
-        return self._edit(new, description)
-
     def _boundary_moving(self, tier_index: int, monthly: Cents, free: bool) -> None:
         if not 1 <= tier_index < len(self._strategy.tiers):
             return
@@ -553,7 +550,13 @@ class StrategyView(QWidget):
             else "Move a boundary"
         )
         # The drag showed `moved` live; the command saves it as one edit.
-        self.undo_stack.push(StrategyEdit(self, self._committed, moved, text))
+        self.undo_stack.push(StrategyEdit(self, start, moved, text))
+
+    def _boundary_cancelled(self, _tier_index: int) -> None:
+        start, self._drag_start = self._drag_start, None
+        if start is not None:
+            self._strategy = start
+        self._refresh()
 
     def _active_toggled(self, checked: bool) -> None:
         if checked == self._committed.active:
@@ -644,7 +647,10 @@ class StrategyView(QWidget):
             Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
         )
 
-    def _months_changed(self, _value: int) -> None:
+    def _months_changed(self, value: int) -> None:
+        spin = self.sender()
+        if isinstance(spin, QSpinBox):
+            spin.setSuffix(" month" if value == 1 else " months")
         before = self._settings.segmentation
         after = SegmentationSettings(self.max_months_spin.value(), self.buffer_spin.value())
         if after == before:
@@ -778,8 +784,10 @@ class StrategyView(QWidget):
         ):
             spin.blockSignals(True)
             spin.setValue(value)
+            spin.setSuffix(" month" if value == 1 else " months")
             spin.blockSignals(False)
         self.range_label.setText(self._range_words())
+        self.table.resizeColumnsToContents()
         self._fit_table_height()
         self._refresh_overrides()
         self._refresh_draft()

@@ -1,4 +1,4 @@
-"""The boundary chart: dragging a line (with the mouse and through the model), order, snapping, undo.
+"""The boundary chart: dragging a line (by mouse and through the model), order, snapping, undo.
 
 Mouse drags follow pyqtgraph's own tests (tests/graphicsItems/test_InfiniteLine.py):
 mouse events sent to the view's viewport with ``mouseRateLimit = -1`` and the
@@ -306,3 +306,41 @@ def test_without_enough_data_there_are_no_lines(qtbot: QtBot) -> None:
     chart.set_productions(np.array([], dtype=np.int64), None, "Not enough data: no revenue")
     assert chart.lines == []
     assert "Not enough data" in chart._message.toPlainText()
+
+
+class RightClick:
+    """The part of pyqtgraph's MouseClickEvent that InfiniteLine reads."""
+
+    def button(self) -> Qt.MouseButton:
+        return Qt.MouseButton.RightButton
+
+    def accept(self) -> None:
+        return None
+
+
+def test_a_right_click_during_a_drag_puts_the_line_back(view: StrategyView, office: Office) -> None:
+    line = view.chart.line_for(1)
+    line.moving = True  # what mouseDragEvent sets at the start of a drag
+    line.startPosition = line.pos()
+    line.setValue(x_of(300_000 * 12))
+    assert monthly_at_line(view, 1) == 300_000
+    line.mouseClickEvent(RightClick())
+    assert monthly_at_line(view, 1) == 100_000
+    assert line.value() == pytest.approx(x_of(1_200_000))
+    assert [t.count for t in view.totals or []] == [4, 3, 1]
+    assert view.undo_stack.count() == 0
+    assert saved_monthly(office, 1) == 100_000
+
+
+def test_new_data_during_a_drag_keeps_the_dragged_line(
+    qtbot: QtBot, view: StrategyView, session: OfficeSession, office: Office
+) -> None:
+    line = view.chart.line_for(1)
+    line.setValue(x_of(200_000 * 12))
+    with qtbot.waitSignal(view.data_loaded, timeout=10_000):
+        session.data_changed.emit()
+    assert view.chart.line_for(1) is line
+    assert monthly_at_line(view, 1) == 200_000
+    line.sigPositionChangeFinished.emit(line)
+    assert saved_monthly(office, 1) == 200_000
+    assert view.undo_stack.count() == 1

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from openpyxl import load_workbook
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from seg_desktop.core.engine import Override
@@ -358,3 +359,18 @@ def test_column_layout_is_saved_and_restored(
     assert restored.visualIndex(column_of("email")) == 0
     with qtbot.waitSignal(other.table_loaded, timeout=WAIT_MS):
         pass
+
+
+def test_a_closed_view_no_longer_follows_the_session(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    widget = ClientsView(session)
+    with qtbot.waitSignal(widget.table_loaded, timeout=WAIT_MS):
+        pass
+    widget.deleteLater()
+    qtbot.waitUntil(lambda: not shiboken6.isValid(widget), timeout=WAIT_MS)
+    session.run_changed.emit(office.current_run())
+    session.data_changed.emit()
+    session.segments_changed.emit()
+    QCoreApplication.processEvents()
+    assert not session.runner.is_busy()

@@ -16,7 +16,12 @@ from seg_desktop.core.engine import Override
 from seg_desktop.core.periods import SegmentationSettings
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
 from seg_desktop.demo import load_demo
-from seg_desktop.gui.overrides import OverrideColumn, OverrideRow, OverridesListModel
+from seg_desktop.gui.overrides import (
+    OverrideColumn,
+    OverrideDialog,
+    OverrideRow,
+    OverridesListModel,
+)
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.strategy_view import StrategyView, TiersPanel
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
@@ -508,3 +513,31 @@ def test_demo_office_counts_equal_the_run(qtbot: QtBot, tmp_path: Path) -> None:
         assert session.runner.shutdown(5000)
         assert session.preview_runner.shutdown(5000)
         office.close()
+
+
+def test_edit_a_pin_and_undo_the_edit(qtbot: QtBot, office: Office) -> None:
+    ids = {f.name: f.client_id for f in office.client_facts()}
+    first = Override(IND, ids["Client G"], "Silver", "new contract")
+    office.set_override(first)
+    session = make_session(office)
+    try:
+        view = open_view(qtbot, session)
+        view.overrides_panel.table.selectRow(0)
+        assert "pinned to Silver (computed Bronze" in view.overrides_panel.details_label.text()
+        view.overrides_panel.edit_button.click()
+        dialogs = view.findChildren(OverrideDialog)
+        assert len(dialogs) == 1
+        dialog = dialogs[0]
+        assert dialog.reason_edit.text() == "new contract"
+        dialog.tier_combo.setCurrentText("Gold")
+        dialog.until_check.setChecked(True)
+        with qtbot.waitSignal(view.data_loaded, timeout=10_000):
+            dialog.accept()
+        edited = Override(IND, ids["Client G"], "Gold", "new contract", AS_OF + dt.timedelta(90))
+        assert office.overrides() == [edited]
+        with qtbot.waitSignal(view.data_loaded, timeout=10_000):
+            view.undo_stack.undo()
+        assert office.overrides() == [first]
+    finally:
+        assert session.runner.shutdown(5000)
+        assert session.preview_runner.shutdown(5000)
