@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from seg_desktop.core.engine import Trigger
+from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.about import show_about
 from seg_desktop.gui.clients_view import ClientsView
 from seg_desktop.gui.criteria_editor import CriteriaEditor
@@ -25,6 +26,7 @@ from seg_desktop.gui.errors import ErrorDialog, build_report
 from seg_desktop.gui.progress import TaskProgressWidget
 from seg_desktop.gui.segment_list import SegmentListPanel
 from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.strategy_view import TiersPanel
 from seg_desktop.gui.window_state import WindowStateStore
 from seg_desktop.store.runs import RunSummary
 
@@ -47,10 +49,12 @@ class MainWindow(QMainWindow):
         self.segment_list = SegmentListPanel(session)
         self.editor = CriteriaEditor(session)
         self.clients = ClientsView(session)
+        self.tiers = TiersPanel(session)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("main_tabs")
         self.tabs.addTab(self.editor, "Segment")
         self.tabs.addTab(self.clients, "Clients")
+        self.tabs.addTab(self.tiers, "Tiers")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.segment_list)
@@ -60,8 +64,11 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([300, 980])
         self.setCentralWidget(self.splitter)
 
+        # One Undo/Redo pair in the Edit menu, acting on what the visible tab edits.
         self.undo_group = QUndoGroup(self)
         self.undo_group.addStack(self.editor.undo_stack)
+        for stack in self.tiers.undo_stacks:
+            self.undo_group.addStack(stack)
         self.undo_group.setActiveStack(self.editor.undo_stack)
 
         self._build_actions()
@@ -142,6 +149,10 @@ class MainWindow(QMainWindow):
         session = self.session
         self.run_action.triggered.connect(self.run_segmentation)
         self.clients.run_requested.connect(self.run_segmentation)
+        self.tiers.run_requested.connect(self.run_segmentation)
+        self.tiers.current_undo_stack_changed.connect(self._follow_undo_stack)
+        self.tabs.currentChanged.connect(lambda _index: self._follow_undo_stack())
+        self.segment_list.strategy_selected.connect(self._open_strategy)
         self.clients.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.cancel_action.triggered.connect(session.runner.cancel)
         self.recompute_action.triggered.connect(session.recompute_segments)
@@ -195,6 +206,20 @@ class MainWindow(QMainWindow):
             return
         self.editor.load(info)
         self.tabs.setCurrentWidget(self.editor)
+
+    def _follow_undo_stack(self, _stack: object = None) -> None:
+        current = self.tabs.currentWidget()
+        if current is self.tiers:
+            self.undo_group.setActiveStack(self.tiers.current_undo_stack())
+        elif current is self.editor:
+            self.undo_group.setActiveStack(self.editor.undo_stack)
+        else:
+            self.undo_group.setActiveStack(None)  # type: ignore[arg-type]  # Qt takes nullptr: no stack
+
+    def _open_strategy(self, kind: str) -> None:
+        view = self.tiers.views[StrategyKind(kind)]
+        self.tiers.tabs.setCurrentWidget(view)
+        self.tabs.setCurrentWidget(self.tiers)
 
     def _new_segment(self) -> None:
         self.editor.load(None)

@@ -197,7 +197,7 @@ class OverridesPanel(QWidget):
         noun = "a client" if kind is StrategyKind.INDIVIDUAL else "a group"
         self.model = OverridesListModel(self)
         self.table = QTableView()
-        self.table.setObjectName("overrides_table")
+        self.table.setObjectName(f"overrides_table_{kind.value}")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

@@ -253,7 +253,7 @@ class StrategyView(QWidget):
         self.table_model = TierTableModel(noun.capitalize(), self)
         self.table_model.editor = self._edit
         self.table = QTableView()
-        self.table.setObjectName("tier_table")
+        self.table.setObjectName(f"tier_table_{self.kind.value}")
         self.table.setModel(self.table_model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -318,7 +318,7 @@ class StrategyView(QWidget):
         # The table and the chart share the width (the chart needs it most); options and
         # pins sit in a column on the right.
         self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.setObjectName("tier_splitter")
+        self.splitter.setObjectName(f"tier_splitter_{self.kind.value}")
         self.splitter.addWidget(table_side)
         self.splitter.addWidget(self.chart)
         self.splitter.setStretchFactor(0, 2)
@@ -331,7 +331,7 @@ class StrategyView(QWidget):
         side_layout.addWidget(self.options_frame)
         side_layout.addWidget(self.overrides_panel, 1)
         self.side_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.side_splitter.setObjectName("tier_side_splitter")
+        self.side_splitter.setObjectName(f"tier_side_splitter_{self.kind.value}")
         self.side_splitter.addWidget(self.splitter)
         self.side_splitter.addWidget(side)
         self.side_splitter.setStretchFactor(0, 1)

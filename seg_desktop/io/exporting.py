@@ -27,6 +27,7 @@ EXPORT_COLUMNS = (
     Column("production", "Production", "money"),
     Column("tier", "Tier", "text"),
     Column("group_tier", "Group tier", "text"),
+    Column("computed_tier", "Computed tier (if pinned)", "text"),
 )
 
 

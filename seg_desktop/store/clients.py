@@ -55,7 +55,17 @@ BoolArray = npt.NDArray[np.bool_]
 DateArray = npt.NDArray[np.datetime64]
 _Array = TypeVar("_Array", bound=npt.NDArray[Any])
 
-TEXT_COLUMNS = ("ref", "name", "email", "status", "tags", "groups", "tier", "group_tier")
+TEXT_COLUMNS = (
+    "ref",
+    "name",
+    "email",
+    "status",
+    "tags",
+    "groups",
+    "tier",
+    "group_tier",
+    "computed_tier",
+)
 """The text columns of a ClientTable (the others are numbers or dates)."""
 
 _ROWS_PER_CHUNK = 5_000

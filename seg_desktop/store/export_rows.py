@@ -31,8 +31,10 @@ EXPORT_COLUMNS = (
     "production",
     "tier",
     "group_tier",
+    "computed_tier",
 )
-"""The column keys of every export, in order (SPEC section 4)."""
+"""The column keys of every export, in order: the SPEC's (section 4), then `computed_tier`,
+which is empty unless a manual override decided `tier` (then it is the engine's own tier)."""
 
 
 @dataclass(frozen=True)

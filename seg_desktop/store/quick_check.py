@@ -68,6 +68,11 @@ _DAMAGE = frozenset(
 )
 
 
+# What a log from another database can make a sound file look like. Not NEWER: a newer
+# version's upgrade not yet copied from its own log into the file looks the same.
+_WAL_CAN_EXPLAIN = frozenset({Problem.DAMAGED, Problem.NOT_OURS, Problem.NOT_SQLITE})
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """A problem found in a database file, with a message for the user."""
@@ -248,51 +253,38 @@ def _from_sqlite_error(path: Path, error: sqlite3.Error, pragma: str) -> Diagnos
     return _damaged(path, pragma, text)
 
 
-def _check_pages(path: Path, pragma: str) -> Diagnosis | None:
+def _check_pages(path: Path, pragma: str, *, immutable: bool = False) -> Diagnosis | None:
     try:
-        connection = _connect_read_only(path)
+        connection = _connect_read_only(path, immutable=immutable)
         try:
             findings = _sqlite_findings(connection, pragma)
         finally:
             connection.close()
     except sqlite3.Error as error:
-        diagnosis = _from_sqlite_error(path, error, pragma)
-        if diagnosis.problem is not Problem.DAMAGED:
-            return diagnosis
-        findings = [str(error)]
+        return _from_sqlite_error(path, error, pragma)
     if not findings:
         return None
-    detail = _first_finding(findings)
-    if _wal_has_frames(path) and _main_file_alone_is_sound(path, pragma):
-        wal = wal_path(path)
-        return Diagnosis(
-            Problem.FOREIGN_WAL,
-            f"{path} cannot be opened as it is: the file itself is sound, but the write-ahead "
-            f"log beside it ({wal.name}) does not fit it, most likely a leftover from another "
-            "copy of the database (a file copied, restored or synced without its log); it was "
-            f"left untouched. Move {wal.name} out of the folder to open the file as it was "
-            "last saved, or restore a backup",
-            detail=detail,
-            check=pragma,
-        )
-    return _damaged(path, pragma, detail)
+    return _damaged(path, pragma, _first_finding(findings))
 
 
-def _main_file_alone_is_sound(path: Path, pragma: str) -> bool:
-    try:
-        connection = _connect_read_only(path, immutable=True)
-        try:
-            return not _sqlite_findings(connection, pragma)
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return False
+def _foreign_wal(path: Path, found: Diagnosis) -> Diagnosis:
+    wal = wal_path(path)
+    return Diagnosis(
+        Problem.FOREIGN_WAL,
+        f"{path} cannot be opened as it is: the file itself is sound, but the write-ahead "
+        f"log beside it ({wal.name}) does not fit it, most likely a leftover from another "
+        "copy of the database (a file copied, restored or synced without its log); it was "
+        f"left untouched. Move {wal.name} out of the folder to open the file as it was "
+        "last saved, or restore a backup",
+        detail=found.detail or found.message,
+        check=found.check,
+    )
 
 
-def _check_ours(path: Path) -> Diagnosis | None:
+def _check_ours(path: Path, *, immutable: bool = False) -> Diagnosis | None:
     """Is it a seg_desktop database this version can read? (An empty one is a new office.)"""
     try:
-        connection = _connect_read_only(path)
+        connection = _connect_read_only(path, immutable=immutable)
         try:
             tables = sorted(
                 str(row[0])
@@ -372,9 +364,19 @@ def diagnose(
         found = _look_at_file(path, size, bool(has_backups))
         if found is not None or size == 0:
             return found
-        found = _check_pages(path, "integrity_check" if full else "quick_check")
+        pragma = "integrity_check" if full else "quick_check"
+        found = _check_pages(path, pragma)
         if found is None and expect_ours:
             found = _check_ours(path)
+        if (
+            found is not None
+            and found.problem in _WAL_CAN_EXPLAIN
+            and _wal_has_frames(path)
+            and _check_pages(path, pragma, immutable=True) is None
+            and (not expect_ours or _check_ours(path, immutable=True) is None)
+        ):
+            # The file alone is a sound office; only with the log beside it is it not.
+            return _foreign_wal(path, found)
         return found
     except OSError as error:
         return Diagnosis(

@@ -28,9 +28,6 @@ import numpy as np
 import pytest
 from pytestqt.qtbot import QtBot
 
-# Importing the GUI tests' conftest applies its PySide6 6.12.0 workaround (every
-# Signal.emit drops a reference to True); a drag emits thousands of signals.
-import tests.gui.conftest  # noqa: F401
 from seg_desktop.core.distribution import TierDistribution
 from seg_desktop.core.periods import EffectiveRange
 from seg_desktop.core.tiers import StrategyKind

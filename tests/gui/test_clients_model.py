@@ -104,7 +104,7 @@ def test_source_model_passes_the_model_tester_filled_and_refilled(
     source.set_table(ClientTable.empty())
     source.set_table(sample_table())
     assert source.rowCount() == 7
-    assert source.columnCount() == len(COLUMNS) == 14
+    assert source.columnCount() == len(COLUMNS) == 15
 
 
 def test_proxy_passes_the_model_tester_through_sorts_and_filters(

@@ -157,7 +157,10 @@ def test_export_of_the_current_runs_tiers_to_csv(
         "ref", "name", "email", "status", "tags", "groups", "total_revenue", "invoice_count",
         "first_invoice_date", "last_invoice_date", "average_invoice_amount", "production",
         "tier", "group_tier",
+        # Issue 5: the engine's own tier beside a pinned one; empty when nothing is pinned.
+        "computed_tier",
     ]  # fmt: skip
+    assert {row[14] for row in rows[1:]} == {""}  # the demo pins nobody
     assert len(rows) == CLIENTS + 1
     assert [row[0] for row in rows[1:]] == sorted(row[0] for row in rows[1:])
     assert {row[12] for row in rows[1:]} <= {"Bronze", "Silver", "Gold"}

@@ -135,7 +135,9 @@ def as_date(value: object) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
-def stats_in(office: Office) -> dict[str, tuple[int, int, int | None, dt.date | None, dt.date | None]]:
+def stats_in(
+    office: Office,
+) -> dict[str, tuple[int, int, int | None, dt.date | None, dt.date | None]]:
     """client ref -> (total, count, average, first date, last date) from the rollup."""
     with office.database.read() as connection:
         rows = connection.execute(
@@ -584,7 +586,9 @@ def big_revenue_office(tmp_path: Path) -> tuple[Office, Path]:
     """An office with one client and a file of BIG lines for it (and one stored line)."""
     office, _ = make_office(tmp_path, [client("C1")], [("C1", d("2026-01-01"), 100)])
     lines = [f"C1,2026-01-{1 + n % 28:02d},{n}.00,R{n}\n" for n in range(BIG)]
-    return office, write(tmp_path, "revenue.csv", "client_ref,date,amount,reference\n" + "".join(lines))
+    return office, write(
+        tmp_path, "revenue.csv", "client_ref,date,amount,reference\n" + "".join(lines)
+    )
 
 
 @pytest.mark.parametrize("kind", ["clients", "revenue"])
@@ -752,7 +756,9 @@ def test_segments_are_recomputed_after_an_import(tmp_path: Path, office: Office)
 
     # A preview recomputes nothing; the real import of a correction does.
     corrected = write(
-        tmp_path, "corrected.csv", "client_ref,date,amount,reference\n00017,2026-01-01,1000.00,INV-1\n"
+        tmp_path,
+        "corrected.csv",
+        "client_ref,date,amount,reference\n00017,2026-01-01,1000.00,INV-1\n",
     )
     run(office, "revenue", corrected, dry_run=True)
     assert member_count(office, "Big spenders") == 1

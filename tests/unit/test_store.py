@@ -536,6 +536,7 @@ def test_export_rows_columns_and_values(tiered: tuple[Office, dict[str, int]]) -
         1_200_000,
         "Silver",
         "B Group",  # Fam = A + B = 72,000: B Group from 30,000
+        None,  # computed_tier: A is not pinned
     )
     b = rows["B"]
     assert (b.tags, b.groups, b.tier) == ("north", "Emp;Fam", "Gold")
@@ -555,8 +556,8 @@ def test_export_rows_columns_and_values(tiered: tuple[Office, dict[str, int]]) -
         D(2025, 7, 7),
     )
     d = rows["D"]
-    assert d.values()[4:] == ("", "", 0, 0, None, None, None, 0, "Bronze", None)
-    assert len(EXPORT_COLUMNS) == len(d.values()) == 14
+    assert d.values()[4:] == ("", "", 0, 0, None, None, None, 0, "Bronze", None, None)
+    assert len(EXPORT_COLUMNS) == len(d.values()) == 15
 
 
 def test_group_tier_is_the_highest_effective_tier_among_the_clients_groups(

@@ -106,6 +106,7 @@ def test_empty_values_and_a_client_without_revenue(tmp_path: Path) -> None:
         None,  # no run yet
         None,
         None,
+        None,  # computed_tier: nothing pinned
     )
     assert rows["B"][6:12] == (0, 0, None, None, None, None)
     assert bool(np.isnat(table.first_invoice_date[table.ref.index("B")]))
