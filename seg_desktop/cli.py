@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     command("check", "check the database's integrity and print a verdict")
+
+    move = commands.add_parser(
+        "migrate",
+        help="copy a whole office to another database (e.g. SQLite to PostgreSQL)",
+        description="Copy a whole office to another, empty database and check both sides.",
+    )
+    move.add_argument("--from", dest="source", required=True, help="the office to copy")
+    move.add_argument("--to", dest="target", required=True, help="a new, empty database")
     return parser
 
 
@@ -123,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
         "export": _export,
         "check": _check,
+        "migrate": _migrate,
     }
     try:
         return handlers[args.command](args)
@@ -259,6 +268,20 @@ def _check(args: argparse.Namespace) -> int:
         print(line)
     print(report.verdict)
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from seg_desktop.store.migrate import migrate_office
+
+    report = migrate_office(args.source, args.target)
+    for table in report.tables:
+        print(f"  {table.name}: {table.source_rows:,} rows copied")
+    total = report.target_revenue_cents
+    print(
+        f"Office copied from {report.source} to {report.target}; every table's row count and "
+        f"the revenue total ({total // 100:,}.{total % 100:02d}) match. The source is unchanged."
+    )
+    return EXIT_OK
 
 
 if __name__ == "__main__":

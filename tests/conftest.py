@@ -38,7 +38,7 @@ def office_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-class _fresh_postgres_database:  # noqa: N801 - used as a context manager
+class _fresh_postgres_database:
     """CREATE DATABASE for one test, with a linguistic collation where the server has ICU,
     so a result that depended on the database's collation would show; DROP it afterwards."""
 

@@ -137,3 +137,20 @@ def _binary_order_default(element: _BinaryOrder, compiler: Any, **kw: Any) -> st
 def _binary_order_postgresql(element: _BinaryOrder, compiler: Any, **kw: Any) -> str:
     (column,) = list(element.clauses)
     return f'({compiler.process(column, **kw)}) COLLATE "C"'
+
+
+def reset_id_sequence(connection: Connection, table: Table) -> None:
+    """After rows were copied in with their ids, make new ids continue after the highest one.
+
+    SQLite's rowid needs nothing; PostgreSQL's identity sequence does not see
+    explicit ids and would hand out 1 again.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    key = [c for c in table.primary_key.columns if c.autoincrement is True or c.name == "id"]
+    if len(table.primary_key.columns) != 1 or not key or key[0].name != "id":
+        return
+    connection.exec_driver_sql(
+        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+    )
