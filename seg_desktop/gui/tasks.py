@@ -121,31 +121,94 @@ class _Worker(QObject):
     cancelled = Signal(int)
 
     def __init__(
-        self, mailbox: _ProgressMailbox, cancel_exceptions: tuple[type[BaseException], ...]
+        self,
+        mailbox: _ProgressMailbox,
+        cancel_exceptions: tuple[type[BaseException], ...],
+        orders: _Orders,
     ) -> None:
         super().__init__()
         self._mailbox = mailbox
         self._cancel_exceptions = cancel_exceptions
+        self._orders = orders
 
-    @Slot(object)
-    def run(self, job: _Job) -> None:
-        """Run ``job.fn`` here, on the worker thread, and report its outcome by signal."""
+    @Slot(int)
+    def run(self, task_id: int) -> None:
+        """Run the task's function here, on the worker thread, and report its outcome.
+
+        Only the task id crosses threads by signal. The worker drops every reference
+        it took to the function (and to the frames of a failure's traceback) *before*
+        it reports the outcome, so the last reference to the function, and to any
+        widget its closure holds, is always released on the GUI thread: a widget
+        destroyed on the worker thread crashes Qt.
+        """
+        order = self._orders.take(task_id)
+        if order is None:
+            return  # abandoned by shutdown() before it started
+        fn, cancel_requested = order
+        del order
+        mailbox = self._mailbox
 
         def progress(fraction: float, message: str) -> None:
-            if self._mailbox.put(job.task_id, _clamp_fraction(fraction), str(message)):
+            if mailbox.put(task_id, _clamp_fraction(fraction), str(message)):
                 self.progress_posted.emit()
 
+        outcome: tuple[str, object, str] | None = None
         try:
-            result = job.fn(progress, job.cancel_requested.is_set)
+            outcome = ("succeeded", fn(progress, cancel_requested.is_set), "")
         except self._cancel_exceptions:
-            self.cancelled.emit(job.task_id)
+            outcome = ("cancelled", None, "")
         # Everything, even SystemExit or KeyboardInterrupt raised inside a task: letting it
         # escape would end the worker's event loop silently and leave the runner busy forever.
         except BaseException as error:
             text = "".join(traceback.format_exception(error))
-            self.failed.emit(job.task_id, error, text)
+            _drop_frames(error)
+            outcome = ("failed", error, text)
+        finally:
+            del fn
+        kind, value, text = outcome
+        del outcome
+        if kind == "succeeded":
+            self.succeeded.emit(task_id, value)
+        elif kind == "cancelled":
+            self.cancelled.emit(task_id)
         else:
-            self.succeeded.emit(job.task_id, result)
+            self.failed.emit(task_id, value, text)
+
+
+def _drop_frames(error: BaseException) -> None:
+    """Forget the frames of an exception chain (their locals may hold the task's closure)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if current.__traceback__ is not None:
+            traceback.clear_frames(current.__traceback__)
+            current.__traceback__ = None
+        current = current.__cause__ or current.__context__
+
+
+class _Orders:
+    """Task functions waiting for the worker, by task id (shared by the two threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[
+            int, tuple[Callable[[ProgressFn, CancelledFn], Any], threading.Event]
+        ] = {}
+
+    def put(self, job: _Job) -> None:
+        with self._lock:
+            self._waiting[job.task_id] = (job.fn, job.cancel_requested)
+
+    def take(
+        self, task_id: int
+    ) -> tuple[Callable[[ProgressFn, CancelledFn], Any], threading.Event] | None:
+        with self._lock:
+            return self._waiting.pop(task_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._waiting.clear()
 
 
 class TaskRunner(QObject):
@@ -179,7 +242,7 @@ class TaskRunner(QObject):
 
     # Internal: hands a job to the worker; a queued connection because the worker lives
     # on the other thread.
-    _run_requested = Signal(object)
+    _run_requested = Signal(int)
 
     def __init__(
         self,
@@ -196,6 +259,7 @@ class TaskRunner(QObject):
         self._thread: QThread | None = None
         self._worker: _Worker | None = None
         self._mailbox = _ProgressMailbox()
+        self._orders = _Orders()
         self._current: _Job | None = None
         self._queued: _Job | None = None  # only LatestOnlyRunner queues
         self._busy = False
@@ -269,6 +333,8 @@ class TaskRunner(QObject):
             self._worker = None
             self._thread = None
         self._mailbox.take()
+        self._orders.clear()
+        # Dropped here, on the GUI thread, now that the worker has let go of it.
         self._current = None
         self._set_busy(False)
         return True
@@ -294,7 +360,7 @@ class TaskRunner(QObject):
         if self._worker is None or self._thread is None:
             thread = QThread()
             thread.setObjectName(self._thread_name)
-            worker = _Worker(self._mailbox, self._cancel_exceptions)
+            worker = _Worker(self._mailbox, self._cancel_exceptions, self._orders)
             worker.moveToThread(thread)
             self._run_requested.connect(worker.run)
             worker.progress_posted.connect(self._on_progress_posted)
@@ -311,7 +377,8 @@ class TaskRunner(QObject):
         self._last_progress_at = -math.inf
         self._set_busy(True)
         self.started.emit(job.name)
-        self._run_requested.emit(job)
+        self._orders.put(job)
+        self._run_requested.emit(job.task_id)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:

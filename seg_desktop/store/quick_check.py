@@ -22,7 +22,9 @@ its type, becomes a Diagnosis.
 from __future__ import annotations
 
 import enum
+import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,13 +213,25 @@ def _first_finding(lines: list[str]) -> str:
     return useful[0] if useful else "; ".join(lines)
 
 
-def _damaged(path: Path, pragma: str, detail: str) -> Diagnosis:
+_INDEX_ONLY = re.compile(
+    r"missing from index|wrong # of entries in index|non-unique entry in index"
+)
+
+
+def _damaged(path: Path, pragma: str, detail: str, findings: Sequence[str] = ()) -> Diagnosis:
     which = "quick check" if pragma == "quick_check" else "integrity check"
+    lines = [line for line in "\n".join(findings).splitlines() if not line.startswith("***")]
+    if lines and all(_INDEX_ONLY.search(line) for line in lines):
+        what = (
+            f"one of its indexes is broken ({detail}): the records themselves read correctly, but "
+            "searches and segments may miss some of them"
+        )
+    else:
+        what = f"SQLite's {which} found broken pages ({detail})"
     return Diagnosis(
         Problem.DAMAGED,
-        f"{path} is damaged: SQLite's {which} found broken pages ({detail}); likely causes: a "
-        "disk or file-system fault, or the file being copied or synced while the program was "
-        "writing it; it was left untouched",
+        f"{path} is damaged: {what}; likely causes: a disk or file-system fault, or the file "
+        "being copied or synced while the program was writing it; it was left untouched",
         detail=detail,
         check=pragma,
     )
@@ -264,7 +278,7 @@ def _check_pages(path: Path, pragma: str, *, immutable: bool = False) -> Diagnos
         return _from_sqlite_error(path, error, pragma)
     if not findings:
         return None
-    return _damaged(path, pragma, _first_finding(findings))
+    return _damaged(path, pragma, _first_finding(findings), findings)
 
 
 def _foreign_wal(path: Path, found: Diagnosis) -> Diagnosis:

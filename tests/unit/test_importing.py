@@ -372,7 +372,7 @@ def test_reimporting_the_same_files_changes_nothing(
         ("00018", "2026-02-02", "-5.00", ""),
     ]
 
-    def as_file(name: str, rows: list[tuple[str, ...]]) -> Path:
+    def as_file(name: str, rows: Sequence[Sequence[str]]) -> Path:
         if file_format == "xlsx":
             return write_xlsx(tmp_path, f"{name}.xlsx", rows)
         return write(tmp_path, f"{name}.csv", "".join(",".join(row) + "\n" for row in rows))

@@ -1,0 +1,407 @@
+"""File → Backups: the office's backups, "Take backup now" and "Restore…", and two prompts.
+
+The dialog lists the backups beside the office database (newest first) and
+restores one after asking. A restore needs the office closed, so the window
+passes two callbacks: ``close_office`` (returns False to refuse, e.g. while a
+task runs) and ``reopen_office`` (called after the attempt, whatever its
+outcome, because the office was closed). Slow work (a backup of a big office
+takes seconds) goes to the window's TaskRunner when one is given; without
+one, it runs at once (tests, and the start-up prompt before any window).
+
+Also here: the prompt a second instance shows when the database is in use
+(open read-only, or quit), and the offer of the newest good backup when the
+database cannot be opened because it is damaged.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn, TaskRunner
+from seg_desktop.store.backup import (
+    BackupError,
+    BackupInfo,
+    backups_folder,
+    list_backups,
+    newest_good_backup,
+    restore_backup,
+    take_backup,
+)
+from seg_desktop.store.database import StoreError
+from seg_desktop.store.lock import LockHeld
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+Ask = Callable[[str, str], bool]
+"""(title, question) -> the user said yes."""
+Tell = Callable[[str, str], None]
+"""(title, text): a result or an error the user reads."""
+
+
+class BackupColumn(enum.IntEnum):
+    """The columns of the backups table."""
+
+    TAKEN = 0
+    REASON = 1
+    SIZE = 2
+
+
+_TITLES = {BackupColumn.TAKEN: "Taken", BackupColumn.REASON: "Why", BackupColumn.SIZE: "Size"}
+
+
+def format_size(size: int) -> str:
+    """A file size in words a user reads at a glance: 950 KB, 12.4 MB."""
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024)):,} KB"
+    if size < 1024**3:
+        return f"{size / 1024**2:,.1f} MB"
+    return f"{size / 1024**3:,.2f} GB"
+
+
+class BackupsModel(QAbstractTableModel):
+    """The backups of one database, newest first."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._backups: list[BackupInfo] = []
+
+    def set_backups(self, backups: list[BackupInfo]) -> None:
+        """Show these backups."""
+        self.beginResetModel()
+        self._backups = list(backups)
+        self.endResetModel()
+
+    def backup_at(self, row: int) -> BackupInfo:
+        """The backup shown in a row."""
+        return self._backups[row]
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        """Qt: one row per backup."""
+        return 0 if parent.isValid() else len(self._backups)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        """Qt: taken, why, size."""
+        return 0 if parent.isValid() else len(BackupColumn)
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        """Qt: the cell's text, alignment and tooltip."""
+        if not index.isValid() or not 0 <= index.row() < len(self._backups):
+            return None
+        backup = self._backups[index.row()]
+        column = BackupColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column is BackupColumn.TAKEN:
+                return f"{backup.taken_at:%Y-%m-%d %H:%M:%S}"
+            if column is BackupColumn.REASON:
+                return backup.reason_label
+            return format_size(backup.size)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(backup.path)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column is BackupColumn.SIZE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        """Qt: the column titles."""
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(BackupColumn)
+        ):
+            return _TITLES[BackupColumn(section)]
+        return None
+
+
+def _ask_with_box(parent: QWidget) -> Ask:
+    def ask(title: str, question: str) -> bool:
+        answer = QMessageBox.question(
+            parent,
+            title,
+            question,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    return ask
+
+
+def _tell_with_box(parent: QWidget) -> Tell:
+    def tell(title: str, text: str) -> None:
+        QMessageBox.information(parent, title, text)
+
+    return tell
+
+
+class BackupsDialog(QDialog):
+    """The backups of an office database, with "Take backup now" and "Restore…"."""
+
+    backup_taken = Signal(object)
+    """The new backup's Path."""
+    restored = Signal(object)
+    """Where the replaced file was kept (a Path, or None if there was none)."""
+    failed = Signal(str)
+    """A backup or restore did not happen; the message says why."""
+
+    def __init__(
+        self,
+        office_path: str | Path,
+        parent: QWidget | None = None,
+        *,
+        runner: TaskRunner | None = None,
+        close_office: Callable[[], bool] | None = None,
+        reopen_office: Callable[[], None] | None = None,
+        ask: Ask | None = None,
+        tell: Tell | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.office_path = Path(office_path)
+        self._runner = runner
+        self._close_office = close_office
+        self._reopen_office = reopen_office
+        self._ask = ask or _ask_with_box(self)
+        self._tell = tell or _tell_with_box(self)
+        self.setWindowTitle("Backups")
+        self.setObjectName("backups_dialog")
+        self.resize(560, 380)
+
+        folder = backups_folder(self.office_path)
+        self.explanation = QLabel(
+            f"Backups of <b>{self.office_path.name}</b> are kept in {folder}: the 3 newest, "
+            "one a day for 7 days, one a week for 4 weeks and one a month for 12 months. "
+            "Each was checked when it was taken; a restore checks it again and keeps the "
+            "current file aside."
+        )
+        self.explanation.setWordWrap(True)
+        self.model = BackupsModel(self)
+        self.table = QTableView()
+        self.table.setObjectName("backups_table")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            BackupColumn.REASON, QHeaderView.ResizeMode.Stretch
+        )
+        self.empty_label = QLabel("No backups yet.")
+        self.take_button = QPushButton("Take backup now")
+        self.take_button.setObjectName("take_backup_button")
+        self.restore_button = QPushButton("Restore…")
+        self.restore_button.setObjectName("restore_button")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.take_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.restore_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.explanation)
+        layout.addWidget(self.table)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(buttons)
+
+        self.take_button.clicked.connect(self.take_backup_now)
+        self.restore_button.clicked.connect(self.restore_selected)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self._busy = False
+        self.refresh()
+
+    # --- list ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the backups folder again (names and sizes only: quick)."""
+        self.model.set_backups(list_backups(self.office_path))
+        self.empty_label.setVisible(self.model.rowCount() == 0)
+        self._update_buttons()
+
+    def selected_backup(self) -> BackupInfo | None:
+        """The backup selected in the table, if any."""
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.backup_at(rows[0].row()) if rows else None
+
+    def select_row(self, row: int) -> None:
+        """Select a row (the newest is row 0)."""
+        self.table.selectRow(row)
+
+    def _update_buttons(self) -> None:
+        self.take_button.setEnabled(not self._busy)
+        self.restore_button.setEnabled(not self._busy and self.selected_backup() is not None)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self._update_buttons()
+
+    # --- work -----------------------------------------------------------------------------
+
+    def _run(
+        self,
+        name: str,
+        work: Callable[[], object],
+        done: Callable[[object], None],
+        error: Callable[[BaseException], None],
+    ) -> bool:
+        """Run `work` on the runner if there is one, else now; False if the runner is busy."""
+        if self._runner is None:
+            try:
+                result = work()
+            except StoreError as failure:
+                error(failure)
+            else:
+                done(result)
+            return True
+
+        def task(_progress: ProgressFn, _cancelled: CancelledFn) -> object:
+            return work()
+
+        def on_error(failure: BaseException, _trace: str) -> None:
+            error(failure)
+
+        return self._runner.submit(name, task, done, on_error)
+
+    def take_backup_now(self) -> None:
+        """Take a backup (on the runner when there is one) and list it."""
+        if self._busy:
+            return
+        self._set_busy(True)
+
+        def done(made: object) -> None:
+            self._set_busy(False)
+            self.refresh()
+            self.backup_taken.emit(made)
+
+        def error(failure: BaseException) -> None:
+            self._set_busy(False)
+            self._report_failure("No backup was taken", failure)
+
+        path = self.office_path
+        if not self._run("Taking a backup", lambda: take_backup(path, "manual"), done, error):
+            self._set_busy(False)
+            self._report_failure("No backup was taken", BackupError("another task is running"))
+
+    def restore_selected(self) -> None:
+        """Ask, close the office, restore the selected backup, reopen, and say what happened."""
+        backup = self.selected_backup()
+        if backup is None or self._busy:
+            return
+        aside_name = f"{self.office_path.name}.replaced-…"
+        question = (
+            f"Restore the backup taken {backup.taken_at:%Y-%m-%d %H:%M} "
+            f"({backup.reason_label.lower()})?\n\n"
+            f"Work done since then will no longer be in the office. The current file is not "
+            f"deleted: it is kept beside it as {aside_name}."
+        )
+        if not self._ask("Restore a backup", question):
+            return
+        if self._close_office is not None and not self._close_office():
+            self._report_failure(
+                "The backup was not restored",
+                BackupError("the office is busy; try again when the current task has finished"),
+            )
+            return
+        self._set_busy(True)
+
+        def reopen() -> None:
+            if self._reopen_office is not None:
+                self._reopen_office()
+
+        def done(aside: object) -> None:
+            self._set_busy(False)
+            reopen()
+            self.refresh()
+            kept = f" The file it replaced is kept as {aside}." if isinstance(aside, Path) else ""
+            self._tell(
+                "Backup restored",
+                f"The backup taken {backup.taken_at:%Y-%m-%d %H:%M} is now the office.{kept}",
+            )
+            self.restored.emit(aside)
+
+        def error(failure: BaseException) -> None:
+            self._set_busy(False)
+            reopen()
+            self._report_failure("The backup was not restored", failure)
+
+        path, source = self.office_path, backup.path
+        if not self._run("Restoring a backup", lambda: restore_backup(path, source), done, error):
+            error(BackupError("another task is running; nothing was changed"))
+
+    def _report_failure(self, title: str, failure: BaseException) -> None:
+        message = str(failure) if isinstance(failure, StoreError) else repr(failure)
+        self._tell(
+            title, message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+        )
+        self.failed.emit(message)
+
+
+# --- prompts ---------------------------------------------------------------------------------
+
+
+def build_lock_prompt(parent: QWidget | None, held: LockHeld) -> tuple[QMessageBox, QPushButton]:
+    """The box a second instance shows: who holds the office; "Open read-only" or "Quit".
+
+    Returns the box and its read-only button; the caller runs ``box.exec()`` and
+    opens read-only if ``box.clickedButton() is read_only``.
+    """
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle("The office is already open")
+    box.setText(str(held)[:1].upper() + str(held)[1:] + ".")
+    box.setInformativeText(
+        "Only one seg-desktop may change an office at a time. You can look at it read-only "
+        "(nothing can be changed or run), or quit and use the other window."
+    )
+    read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(read_only)
+    return box, read_only
+
+
+def build_damage_prompt(
+    parent: QWidget | None, db_path: str | Path, problem: str
+) -> tuple[QMessageBox, QPushButton | None, BackupInfo | None]:
+    """The box shown when the office cannot be opened: the cause, and the newest good backup.
+
+    Returns the box, its "Restore" button (None when there is no good backup)
+    and that backup; the caller runs ``box.exec()`` and restores it (with
+    :func:`restore_backup`) if the user clicked it.
+    """
+    newest = newest_good_backup(db_path)
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("The office cannot be opened")
+    box.setText(problem[:1].upper() + problem[1:] + ".")
+    restore: QPushButton | None = None
+    if newest is not None:
+        box.setInformativeText(
+            f"The newest good backup was taken {newest.taken_at:%Y-%m-%d %H:%M} "
+            f"({newest.reason_label.lower()}). Restoring it keeps the current file aside; "
+            "nothing is deleted."
+        )
+        restore = box.addButton("Restore this backup", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(restore)
+    else:
+        box.setInformativeText("No good backup of this office was found.")
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    return box, restore, newest
