@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 import uuid
@@ -32,7 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dist" / "seg-desktop"
-EXECUTABLE = APP / ("seg-desktop.exe" if sys.platform == "win32" else "seg-desktop")
+# On Windows seg-desktop.exe is a GUI program with no stdout; its console twin runs the
+# same code, so the smoke test drives that one.
+EXECUTABLE = APP / ("seg-desktop-cli.exe" if sys.platform == "win32" else "seg-desktop")
 SMOKE_EXIT_VARIABLE = "SEG_DESKTOP_SMOKE_EXIT_MS"
 SHOWN = "seg-desktop: window shown"
 # Signs that the frozen app lacks a module or library, in a failure's message.
@@ -41,6 +45,7 @@ MISSING = ("ModuleNotFoundError", "ImportError", "No module named", "Cannot load
 # may appear on stderr (a Qt warning such as "qt.qpa..." or "Could not find..." fails).
 HARMLESS = ("This plugin does not support propagateSizeHints()",)
 TIMEOUT = 300
+WINDOW_TIMEOUT = 120
 
 
 class SmokeFailure(Exception):
@@ -58,7 +63,7 @@ def environment(home: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PYTHON", "QT_", "XDG_", "LC_", "LANGUAGE", SMOKE_EXIT_VARIABLE))
+        if not key.startswith(("PYTHON", "PSYCOPG", "QT_", "XDG_", "LC_", "LANGUAGE", "SEG_"))
     }
     env.update(
         HOME=str(home),
@@ -72,6 +77,9 @@ def environment(home: Path) -> dict[str, str]:
         XDG_RUNTIME_DIR=str(home / "runtime"),
         QT_QPA_PLATFORM="offscreen",
         LANG="C.UTF-8",
+        # psycopg must use the libpq bundled with psycopg_binary, not fall back to a
+        # system libpq that a user's machine may not have
+        PSYCOPG_IMPL="binary",
     )
     (home / "runtime").mkdir(parents=True, exist_ok=True, mode=0o700)
     return env
@@ -147,6 +155,28 @@ def xlsx_rows(path: Path) -> int:
         return book.read(sorted(names)[0]).decode("utf-8").count("<row ")
 
 
+def desktop_files() -> None:
+    """On Linux: the desktop entry (valid, if desktop-file-validate is installed) and the
+    icon theme's sizes are in the application folder."""
+    if not sys.platform.startswith("linux"):
+        return
+    share = APP / "share"
+    entry = share / "applications" / "seg-desktop.desktop"
+    icons = [
+        share / "icons" / "hicolor" / f"{n}x{n}" / "apps" / "seg-desktop.png" for n in (16, 48, 256)
+    ]
+    missing = [str(path.relative_to(APP)) for path in [entry, *icons] if not path.is_file()]
+    if missing:
+        raise SmokeFailure(f"missing from the application folder: {missing}")
+    validator = shutil.which("desktop-file-validate")
+    if validator:
+        result = subprocess.run([validator, str(entry)], capture_output=True, text=True)
+        if result.returncode != 0 or result.stdout.strip():
+            raise SmokeFailure(f"{entry.name} is not valid: {result.stdout}{result.stderr}")
+    checked = "validated" if validator else "present (desktop-file-validate not installed)"
+    print(f"  ok  desktop entry and icons {checked}")
+
+
 def sqlite_steps(env: dict[str, str], work: Path) -> Path:
     """demo, run, import, export, check on a SQLite office; returns the office."""
     office = work / "o.db"
@@ -185,7 +215,8 @@ def postgres_steps(env: dict[str, str], work: Path) -> None:
             stderr_allowed=True,
         )
         output = result.stdout + result.stderr
-        if "connection" not in output.lower() or any(sign in output for sign in MISSING):
+        # the driver got as far as libpq trying the port: the message is libpq's own
+        if "connection failed" not in output or any(sign in output for sign in MISSING):
             raise SmokeFailure(f"PostgreSQL driver: unexpected failure: {output}")
         return
     from sqlalchemy import create_engine, text
@@ -213,34 +244,47 @@ def open_window(
     """Start the window, wait for it to be shown and to close itself; returns the seconds
     from starting the process to the window being shown."""
     env = dict(env, **{SMOKE_EXIT_VARIABLE: "200", "LANGUAGE": language})
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    shown_after, lines = None, []
-    for line in process.stdout:
-        lines.append(line)
-        if line.startswith(SHOWN):
-            shown_after = time.perf_counter() - started
-            break
-    try:
-        stdout, stderr = process.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        raise SmokeFailure(f"{step}: the window did not close itself") from None
-    output = "".join(lines) + stdout
-    if process.returncode != 0 or shown_after is None:
+    lines: list[tuple[float, str]] = []  # (seconds since start, line) as the app prints them
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as stderr_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr_file, text=True
+        )
+        stdout = process.stdout
+        assert stdout is not None
+
+        def read() -> None:
+            for line in stdout:
+                lines.append((time.perf_counter() - started, line.rstrip("\n")))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            process.wait(timeout=WINDOW_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise SmokeFailure(
+                f"{step}: the window did not close itself within {WINDOW_TIMEOUT} s "
+                f"(does gui/app.py honour {SMOKE_EXIT_VARIABLE}?)"
+            ) from None
+        finally:
+            reader.join(timeout=10)
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
+    shown = [(seconds, line) for seconds, line in lines if line.startswith(SHOWN)]
+    if process.returncode != 0 or not shown:
+        output = "\n".join(line for _seconds, line in lines)
         raise SmokeFailure(
-            f"{step}: exit code {process.returncode}, window shown: {shown_after is not None}\n"
+            f"{step}: exit code {process.returncode}, window shown: {bool(shown)}\n"
             f"stdout:\n{output}\nstderr:\n{stderr}"
         )
     check_stderr(step, stderr)
-    shown = next(line for line in output.splitlines() if line.startswith(SHOWN))
-    if "icon found" not in shown:
-        raise SmokeFailure(f"{step}: the window icon was not found: {shown}")
-    if language == "de" and "Qt translations de" not in shown:
-        raise SmokeFailure(f"{step}: Qt's German translations were not loaded: {shown}")
+    shown_after, report = shown[0]
+    if "icon found" not in report:
+        raise SmokeFailure(f"{step}: the window icon was not found: {report}")
+    if language == "de" and "Qt translations de" not in report:
+        raise SmokeFailure(f"{step}: Qt's German translations were not loaded: {report}")
     return shown_after
 
 
@@ -293,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             postgres_steps(env, work)
             seconds = open_window([str(EXECUTABLE), "--db", str(office)], env, work, "window")
             print(f"  ok  window shown after {seconds:.2f} s with its icon and Qt translations")
+            desktop_files()
             compare_listings(before, listing(APP))
             print("  ok  nothing written inside the application folder")
             if args.timing_runs > 0:

@@ -6,10 +6,11 @@ Errors print one line to stderr and exit non-zero; no traceback reaches the user
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from seg_desktop import __version__
@@ -109,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", "check the database's integrity and print a verdict")
 
+    listing = command("backups", "list the backups of a database file")
+    listing.add_argument("--check", action="store_true", help="check each backup's pages too")
+    command("backup", "take a backup of a database file now")
+    restore = command("restore", "put a backup in place of the database (the current file is kept)")
+    restore.add_argument("backup", type=Path, help="the backup file (see `seg-desktop backups`)")
+
     move = commands.add_parser(
         "migrate",
         help="copy a whole office to another database (e.g. SQLite to PostgreSQL)",
@@ -132,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": _export,
         "check": _check,
         "migrate": _migrate,
+        "backups": _backups,
+        "backup": _backup,
+        "restore": _restore,
     }
     try:
         return handlers[args.command](args)
@@ -160,6 +170,76 @@ def _database(args: argparse.Namespace) -> str:
     return str(db) if db else str(default_database())
 
 
+@contextlib.contextmanager
+def _writing(args: argparse.Namespace) -> Iterator[str]:
+    """The database to write to, under the one-writer lock, with the day's backup taken.
+
+    A server database needs neither: PostgreSQL serialises writers itself and is
+    backed up by its own tools.
+    """
+    db = _database(args)
+    if "://" in db:
+        yield db
+        return
+    from seg_desktop.store.backup import BackupError, daily_backup_if_due
+    from seg_desktop.store.lock import acquire_writer_lock
+
+    with acquire_writer_lock(db):
+        if Path(db).exists() and Path(db).stat().st_size > 0:
+            try:
+                daily_backup_if_due(db)
+            except BackupError as error:
+                print(f"seg-desktop: warning: no daily backup: {error}", file=sys.stderr)
+        yield db
+
+
+def _sqlite_path(args: argparse.Namespace) -> Path:
+    db = _database(args)
+    if "://" in db:
+        raise CommandError(
+            "backups are for desktop database files; back up a server with its tools"
+        )
+    return Path(db)
+
+
+def _backups(args: argparse.Namespace) -> int:
+    from seg_desktop.store.backup import list_backups
+
+    found = list_backups(_sqlite_path(args), verify=args.check)
+    if not found:
+        print("No backups yet.")
+    for info in found:
+        state = "" if info.ok is None else ("  ok" if info.ok else f"  DAMAGED: {info.problem}")
+        print(
+            f"{info.taken_at:%Y-%m-%d %H:%M:%S}  {info.reason_label:<20} "
+            f"{info.size / 1_048_576:8.1f} MB  {info.path}{state}"
+        )
+    return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from seg_desktop.store.backup import take_backup
+    from seg_desktop.store.lock import acquire_writer_lock
+
+    path = _sqlite_path(args)
+    with acquire_writer_lock(path):
+        made = take_backup(path, "manual")
+    print(f"Backup written to {made}")
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from seg_desktop.store.backup import restore_backup
+    from seg_desktop.store.lock import acquire_writer_lock
+
+    path = _sqlite_path(args)
+    with acquire_writer_lock(path):
+        aside = restore_backup(path, args.backup)
+    kept = f"; the replaced file is kept as {aside}" if aside is not None else ""
+    print(f"Restored {args.backup.name} to {path}{kept}")
+    return EXIT_OK
+
+
 def _window(args: argparse.Namespace) -> int:
     try:
         from seg_desktop.gui.app import run_window
@@ -172,11 +252,12 @@ def _demo(args: argparse.Namespace) -> int:
     from seg_desktop.demo import load_demo
     from seg_desktop.store.office import Office
 
-    office = Office.open(_database(args))
-    try:
-        summary = load_demo(office, clients=args.clients, months=args.months, seed=args.seed)
-    finally:
-        office.close()
+    with _writing(args) as db:
+        office = Office.open(db)
+        try:
+            summary = load_demo(office, clients=args.clients, months=args.months, seed=args.seed)
+        finally:
+            office.close()
     print(
         f"Demo office created in {office.target}: {summary.clients:,} clients, "
         f"{summary.revenue_records:,} revenue records from {summary.first_date} to "
@@ -190,22 +271,27 @@ def _definitions(args: argparse.Namespace) -> int:
     from seg_desktop.io.definitions_file import read_definitions, write_definitions
     from seg_desktop.store.office import Office
 
-    office = Office.open(_database(args), create=args.action == "import")
-    try:
-        if args.action == "export":
+    if args.action == "export":
+        office = Office.open(_database(args), create=False)
+        try:
             write_definitions(args.file, office.export_definitions())
-            print(f"Definitions written to {args.file}")
-        else:
+        finally:
+            office.close()
+        print(f"Definitions written to {args.file}")
+        return EXIT_OK
+    with _writing(args) as db:
+        office = Office.open(db)
+        try:
             new = read_definitions(args.file, office.settings())
             office.replace_definitions(new)
-            print(
-                f"Definitions imported from {args.file}: "
-                f"{'settings, ' if new.settings else ''}{len(new.strategies)} strateg"
-                f"{'y' if len(new.strategies) == 1 else 'ies'}, {len(new.segments)} segment"
-                f"{'' if len(new.segments) == 1 else 's'}."
-            )
-    finally:
-        office.close()
+        finally:
+            office.close()
+    strategies, segments = len(new.strategies), len(new.segments)
+    print(
+        f"Definitions imported from {args.file}: {'settings, ' if new.settings else ''}"
+        f"{strategies} strateg{'y' if strategies == 1 else 'ies'}, "
+        f"{segments} segment{'' if segments == 1 else 's'}."
+    )
     return EXIT_OK
 
 
@@ -214,8 +300,8 @@ def _run(args: argparse.Namespace) -> int:
     from seg_desktop.core.periods import InsufficientData
     from seg_desktop.store.office import Office
 
-    office = Office.open(_database(args), create=False)
-    try:
+    with _writing(args) as db:
+        office = Office.open(db, create=False)
         try:
             summary = office.run_segmentation(args.as_of, Trigger.COMMAND_LINE)
         except InsufficientData as why:
@@ -224,8 +310,8 @@ def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_INSUFFICIENT
-    finally:
-        office.close()
+        finally:
+            office.close()
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))
         return EXIT_OK
@@ -257,7 +343,8 @@ def _import(args: argparse.Namespace) -> int:
         from seg_desktop.io.importing import import_command
     except ImportError:
         raise CommandError("importing files is not available in this build") from None
-    return import_command(args, _database(args))
+    with _writing(args) as db:
+        return import_command(args, db)
 
 
 def _check(args: argparse.Namespace) -> int:

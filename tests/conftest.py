@@ -4,18 +4,31 @@
 needs a server: `.ci/run` starts a throwaway one and sets SEG_TEST_POSTGRES_URL;
 locally, set it yourself (see the README) or the leg is skipped with a message
 saying so. Under CI=true a missing server fails the run instead.
+
+`office_url_factory` makes more than one office on the test's engine (two
+offices to compare, a source and a target); `module_office_url_factory` does
+the same once per test module, for an office built once and queried by many
+tests (each module then runs once per engine).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import pytest
 
+if TYPE_CHECKING:
+    from tests.helpers.office import OfficeUrlFactory
+
 POSTGRES_URL_VARIABLE = "SEG_TEST_POSTGRES_URL"
+ENGINES = ["sqlite", "postgresql"]
+
 
 
 def postgres_server_url() -> str | None:
@@ -23,19 +36,52 @@ def postgres_server_url() -> str | None:
     return os.environ.get(POSTGRES_URL_VARIABLE) or None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def office_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new, empty office database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "office.db")
-        return
+def _require_server() -> str:
     server = postgres_server_url()
     if server is None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the PostgreSQL leg, but {POSTGRES_URL_VARIABLE} is not set")
         pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_URL_VARIABLE} to run it")
-    with _fresh_postgres_database(server) as url:
-        yield url
+    return server
+
+
+@contextlib.contextmanager
+def _office_databases(engine: str, folder: Path) -> Iterator[OfficeUrlFactory]:
+    """A factory of new, empty office databases on one engine; the server ones are dropped after."""
+    server = _require_server() if engine == "postgresql" else None
+    with contextlib.ExitStack() as stack:
+
+        def new(name: str = "office.db") -> str:
+            if server is None:
+                return str(folder / name)
+            return stack.enter_context(_fresh_postgres_database(server))
+
+        yield new
+
+
+@pytest.fixture(params=ENGINES)
+def office_url_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[OfficeUrlFactory]:
+    """Makes new, empty office databases on this test's engine (SQLite files in tmp_path)."""
+    with _office_databases(request.param, tmp_path) as factory:
+        yield factory
+
+
+@pytest.fixture
+def office_url(office_url_factory: OfficeUrlFactory) -> str:
+    """A new, empty office database: a SQLite file, or a fresh PostgreSQL database."""
+    return office_url_factory()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def module_office_url_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OfficeUrlFactory]:
+    """Like office_url_factory, for offices shared by the tests of one module."""
+    folder = tmp_path_factory.mktemp(f"offices-{request.param}")
+    with _office_databases(request.param, folder) as factory:
+        yield factory
 
 
 class _fresh_postgres_database:
@@ -58,13 +104,13 @@ class _fresh_postgres_database:
             try:
                 connection.execute(
                     text(
-                        f'CREATE DATABASE "{self._name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                        f"CREATE DATABASE \"{self._name}\" TEMPLATE template0 ENCODING 'UTF8' "
                         "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
                     )
                 )
             except DBAPIError:
                 connection.execute(
-                    text(f'CREATE DATABASE "{self._name}" TEMPLATE template0 ENCODING \'UTF8\'')
+                    text(f"CREATE DATABASE \"{self._name}\" TEMPLATE template0 ENCODING 'UTF8'")
                 )
         return self.url
 

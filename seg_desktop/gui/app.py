@@ -5,16 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from seg_desktop import __version__
+from seg_desktop.gui.backups_dialog import build_damage_prompt, build_lock_prompt
 from seg_desktop.gui.errors import install_excepthook
 from seg_desktop.gui.main_window import MainWindow
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
+from seg_desktop.store.backup import daily_backup_if_due, restore_backup, sqlite_file
 from seg_desktop.store.database import StoreError
+from seg_desktop.store.lock import LockHeld, WriterLock, acquire_writer_lock
 from seg_desktop.store.office import Office
 
 DEMO_CLIENTS = 2_000
@@ -77,6 +81,66 @@ def _ask_demo(parent: QWidget) -> bool:
     return box.clickedButton() is demo
 
 
+def _take_writer_lock(db: str) -> tuple[WriterLock | None, bool] | None:
+    """(lock, read_only), or None when the user chose to quit.
+
+    A second window on a file in use is offered a read-only look instead.
+    """
+    if "://" in db:
+        return None, False  # a server serialises its writers itself
+    try:
+        return acquire_writer_lock(db), False
+    except LockHeld as held:
+        box, read_only = build_lock_prompt(None, held)
+        box.exec()
+        return (None, True) if box.clickedButton() is read_only else None
+
+
+def _open_office(db: str, read_only: bool) -> Office | None:
+    """Open the office; a file that fails its check is offered its newest good backup."""
+    while True:
+        try:
+            return Office.open(db, read_only=read_only)
+        except StoreError as error:
+            if "://" in db or not Path(db).exists() or read_only:
+                QMessageBox.critical(None, "Cannot open the office database", str(error))
+                return None
+            box, restore, backup = build_damage_prompt(None, db, str(error))
+            box.exec()
+            if restore is None or backup is None or box.clickedButton() is not restore:
+                return None
+            try:
+                restore_backup(db, backup.path)
+            except StoreError as failed:
+                QMessageBox.critical(None, "The backup could not be restored", str(failed))
+                return None
+
+
+def start_daily_backups(window: MainWindow, every_ms: int = 3_600_000) -> QTimer | None:
+    """Take the day's backup now (off the GUI thread) and check again every hour."""
+    path = sqlite_file(window.session.office.database)
+    if path is None or window.session.office.read_only:
+        return None
+    runner = window.session.runner
+
+    def work(_progress: ProgressFn, _cancelled: CancelledFn) -> object:
+        return daily_backup_if_due(path)
+
+    def failed(error: BaseException, _trace: str) -> None:
+        window.statusBar().showMessage(f"No daily backup: {error}", 15_000)
+
+    def due() -> None:
+        if not runner.is_busy():
+            runner.submit("Daily backup", work, None, failed)
+
+    timer = QTimer(window)
+    timer.setObjectName("daily_backup_timer")
+    timer.timeout.connect(due)
+    timer.start(every_ms)
+    QTimer.singleShot(2_000, due)
+    return timer
+
+
 def run_window(db: str, argv: list[str] | None = None) -> int:
     """Open the window on a database and run the event loop; returns the exit code."""
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
@@ -85,18 +149,26 @@ def run_window(db: str, argv: list[str] | None = None) -> int:
     app.setOrganizationName("seg-desktop")
     app.setApplicationVersion(__version__)
     handler = install_excepthook()
-    try:
-        office = Office.open(db)
-    except StoreError as error:
-        QMessageBox.critical(None, "Cannot open the office database", str(error))
+    taken = _take_writer_lock(db)
+    if taken is None:
         handler.uninstall()
-        return 1
-    settings = QSettings()
-    window = build_window(office, settings)
-    handler.set_dialog_parent(window)
-    window.show()
-    QTimer.singleShot(0, lambda: offer_first_start(window))
-    code = app.exec()
-    office.close()
-    handler.uninstall()
-    return int(code)
+        return 0
+    lock, read_only = taken
+    try:
+        office = _open_office(db, read_only)
+        if office is None:
+            return 1
+        settings = QSettings()
+        window = build_window(office, settings)
+        handler.set_dialog_parent(window)
+        window.show()
+        if not read_only:
+            QTimer.singleShot(0, lambda: offer_first_start(window))
+            start_daily_backups(window)
+        code = app.exec()
+        window.session.office.close()
+        return int(code)
+    finally:
+        if lock is not None:
+            lock.release()
+        handler.uninstall()

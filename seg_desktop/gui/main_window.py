@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Literal
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
@@ -20,14 +21,19 @@ from PySide6.QtWidgets import (
 from seg_desktop.core.engine import Trigger
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.about import show_about
+from seg_desktop.gui.backups_dialog import BackupsDialog
 from seg_desktop.gui.clients_view import ClientsView
 from seg_desktop.gui.criteria_editor import CriteriaEditor
 from seg_desktop.gui.errors import ErrorDialog, build_report
+from seg_desktop.gui.import_dialog import ImportDialog, choose_import_file
 from seg_desktop.gui.progress import TaskProgressWidget
 from seg_desktop.gui.segment_list import SegmentListPanel
 from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.strategy_view import TiersPanel
 from seg_desktop.gui.window_state import WindowStateStore
+from seg_desktop.store.backup import sqlite_file
+from seg_desktop.store.integrity import CheckReport, check_database
+from seg_desktop.store.office import Office
 from seg_desktop.store.runs import RunSummary
 
 
@@ -42,6 +48,8 @@ class MainWindow(QMainWindow):
         self.session = session
         self._state = WindowStateStore(settings)
         self._error_dialog: ErrorDialog | None = None
+        self._import_dialog: ImportDialog | None = None
+        self._backups_dialog: BackupsDialog | None = None
         self.setWindowTitle(f"seg-desktop — {session.office.target}")
         self.resize(1280, 800)
         self.setMinimumSize(900, 560)
@@ -77,6 +85,18 @@ class MainWindow(QMainWindow):
         self._connect()
         self._state.restore_all(self)
         self._show_run(session.office.current_run())
+        if session.office.read_only:
+            self.setWindowTitle(f"seg-desktop — {session.office.target} (read-only)")
+            for action in (
+                self.run_action,
+                self.recompute_action,
+                self.import_clients_action,
+                self.import_revenue_action,
+                self.backups_action,
+                self.editor.save_action,
+                self.segment_list.new_action,
+            ):
+                action.setEnabled(False)
 
     # --- construction ------------------------------------------------------------------------
 
@@ -89,6 +109,12 @@ class MainWindow(QMainWindow):
         self.cancel_action.setShortcut(QKeySequence("Ctrl+."))
         self.cancel_action.setEnabled(False)
         self.recompute_action = QAction("Recompute Segments", self)
+        self.import_clients_action = QAction("Import Clients…", self)
+        self.import_clients_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.import_revenue_action = QAction("Import Revenue…", self)
+        self.import_revenue_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.backups_action = QAction("Backups…", self)
+        self.check_action = QAction("Check Database", self)
         self.export_action = QAction("Export Current Tiers…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         self.quit_action = QAction("Quit", self)
@@ -102,7 +128,12 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.import_clients_action)
+        file_menu.addAction(self.import_revenue_action)
         file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.backups_action)
+        file_menu.addAction(self.check_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -157,6 +188,10 @@ class MainWindow(QMainWindow):
         self.cancel_action.triggered.connect(session.runner.cancel)
         self.recompute_action.triggered.connect(session.recompute_segments)
         self.export_action.triggered.connect(self.export_current_tiers)
+        self.import_clients_action.triggered.connect(lambda: self.import_file("clients"))
+        self.import_revenue_action.triggered.connect(lambda: self.import_file("revenue"))
+        self.backups_action.triggered.connect(self.show_backups)
+        self.check_action.triggered.connect(self.check_database)
         self.quit_action.triggered.connect(self.close)
         self.about_action.triggered.connect(lambda: show_about(self, session.office.target))
         session.runner.busy_changed.connect(self._busy_changed)
@@ -199,6 +234,61 @@ class MainWindow(QMainWindow):
             work,
             lambda count: self.statusBar().showMessage(f"{count:,} clients written to {out}", 8000),
         )
+
+    def import_file(self, kind: Literal["clients", "revenue"], path: Path | None = None) -> None:
+        """File → Import: choose a file, then preview and import it in the import dialog."""
+        chosen = path or choose_import_file(self, kind)
+        if chosen is None:
+            return
+        self._import_dialog = ImportDialog(self.session, kind, chosen, self)
+        self._import_dialog.show()
+
+    def show_backups(self) -> None:
+        """File → Backups: list the backups, take one now, or restore one."""
+        path = sqlite_file(self.session.office.database)
+        if path is None:
+            QMessageBox.information(
+                self, "Backups", "A server database is backed up with the server's own tools."
+            )
+            return
+        self._backups_dialog = BackupsDialog(
+            path,
+            self,
+            runner=self.session.runner,
+            close_office=self._close_office_for_restore,
+            reopen_office=lambda: self._reopen_office(path),
+        )
+        self._backups_dialog.show()
+
+    def _close_office_for_restore(self) -> bool:
+        if self.session.runner.is_busy():
+            return False
+        self.session.office.close()
+        return True
+
+    def _reopen_office(self, path: Path) -> None:
+        self.session.office = Office.open(path)
+        self.session.data_changed.emit()
+        self.session.strategies_changed.emit()
+        self.session.segments_changed.emit()
+        self.session.run_changed.emit(self.session.office.current_run())
+
+    def check_database(self) -> None:
+        """File → Check Database: the full check on the worker, then its verdict."""
+        target = self.session.office.database.url
+        path = sqlite_file(self.session.office.database)
+
+        def work(_progress: object, _cancelled: object) -> CheckReport:
+            return check_database(path if path is not None else target)
+
+        def done(report: CheckReport) -> None:
+            text = "\n".join([*report.lines, "", report.verdict])
+            if report.ok:
+                QMessageBox.information(self, "Check database", text)
+            else:
+                QMessageBox.warning(self, "Check database", text)
+
+        self.session.submit("Checking the database", work, done)
 
     def _open_segment(self, segment_id: int) -> None:
         info = next((s for s in self.session.office.segments() if s.id == segment_id), None)

@@ -22,8 +22,8 @@ DecimalSeparator = Literal[".", ","]
 # a decimal comma) take a short path: they are most of a large statement file.
 # PLAIN_AMOUNT[decimal] matches exactly the texts `plain_cents` reads.
 PLAIN_AMOUNT: Final[dict[str, re.Pattern[str]]] = {
-    ".": re.compile(r"-?[0-9]{1,15}(?:\.[0-9][0-9]?)?"),
-    ",": re.compile(r"-?[0-9]{1,15}(?:,[0-9][0-9]?)?"),
+    ".": re.compile(r"-?[0-9]{1,13}(?:\.[0-9][0-9]?)?"),
+    ",": re.compile(r"-?[0-9]{1,13}(?:,[0-9][0-9]?)?"),
 }
 _GROUPED: Final[dict[str, re.Pattern[str]]] = {
     ".": re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3}){1,4}(?:\.[0-9][0-9]?)?"),
@@ -33,7 +33,8 @@ _GROUPED: Final[dict[str, re.Pattern[str]]] = {
 # Beyond a thousand million million in major units a cell is not revenue but a
 # mistake (a pasted account number); refusing it also keeps Decimal arithmetic
 # well inside its 28-digit context, so nothing is ever rounded silently.
-MAX_WHOLE_DIGITS: Final = 15
+# Up to 9,999,999,999,999.99: inside core.money.MAX_CENTS, so an office's totals fit 64 bits.
+MAX_WHOLE_DIGITS: Final = 13
 _MAX_MAJOR: Final = 10**MAX_WHOLE_DIGITS
 _SHOWN_LENGTH: Final = 40  # characters of a cell quoted in a reason
 

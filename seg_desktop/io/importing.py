@@ -11,8 +11,9 @@ imported with bounded memory.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -48,6 +49,8 @@ from seg_desktop.io.readers import (
     read_revenue,
 )
 from seg_desktop.store import data
+from seg_desktop.store.backup import sqlite_file, take_backup
+from seg_desktop.store.database import StoreError
 from seg_desktop.store.dialect import bulk_insert, date_param
 from seg_desktop.store.office import Office
 from seg_desktop.store.schema import Client, ClientGroup, ClientTag, GroupMember, Revenue, table_of
@@ -111,6 +114,7 @@ def import_file(
     dry_run: bool = False,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
+    backup: bool = True,
 ) -> ImportResult:
     """Read a clients or revenue file and apply it in one transaction (or only preview it).
 
@@ -120,8 +124,12 @@ def import_file(
     stop = cancelled or _never
     report = progress or (lambda _f, _m: None)
     result = ImportResult(kind=kind, path=path, dry_run=dry_run)
+    database_file = sqlite_file(office.database)
+    if backup and not dry_run and database_file is not None:
+        report(0.0, "Backing up the office")
+        take_backup(database_file, "import")
     try:
-        with office.database.write() as connection:
+        with _totals_must_fit(path), office.database.write() as connection:
             if kind == "clients":
                 rows = read_clients(path, options, _reader_progress(report), stop)
                 _apply_clients(connection, rows, result)
@@ -138,6 +146,21 @@ def import_file(
     if not dry_run and (result.added or result.updated):
         office.recompute_segments()
     return result
+
+
+@contextlib.contextmanager
+def _totals_must_fit(path: Path) -> Iterator[None]:
+    # Each amount is bounded, but thousands of huge lines for one client could still
+    # add up past 64 bits; that is the file's problem, and the transaction is undone.
+    try:
+        yield
+    except StoreError as error:
+        if "overflow" in str(error).lower():
+            raise ImportFileError(
+                f"{path.name}: the amounts of one client add up to more than the program can "
+                "store; nothing was imported"
+            ) from None
+        raise
 
 
 def _reader_progress(report: Progress) -> Callable[[int, int], None]:

@@ -18,7 +18,14 @@ from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
-from seg_desktop.store.schema import APPLICATION_ID, SCHEMA_VERSION, Base, Meta, table_of
+from seg_desktop.store.schema import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    Base,
+    MembershipEvent,
+    Meta,
+    table_of,
+)
 
 
 class StoreError(Exception):
@@ -37,11 +44,45 @@ class DatabaseBusy(StoreError):
     """Another program holds a lock on the database."""
 
 
+class DamagedDatabase(StoreError):
+    """The file failed the check on open; the message names the likely cause and a backup."""
+
+
+def _refuse_unsound_file(path: Path) -> None:
+    """The quick check on open: read-only, so a damaged file is never touched (not even
+    checkpointed), and refused with the cause and the newest good backup."""
+    from seg_desktop.store.backup import describe_problem_with_backup
+    from seg_desktop.store.quick_check import Problem, diagnose
+
+    found = diagnose(path)
+    if found is None:
+        return
+    kinds: dict[Problem, type[StoreError]] = {
+        Problem.NOT_OURS: NotOurDatabase,
+        Problem.NOT_SQLITE: NotOurDatabase,
+        Problem.NEWER: NewerDatabase,
+        Problem.BUSY: DatabaseBusy,
+    }
+    kind = kinds.get(found.problem, DamagedDatabase)
+    message = found.message
+    if kind is DamagedDatabase:
+        message = describe_problem_with_backup(path, message.rstrip("."))
+    raise kind(message)
+
+
 Migration = Callable[[Connection], None]
 # MIGRATIONS[v] upgrades a database at schema version v to v + 1. A database
 # opened by a new version of the program runs every step it is missing, in one
 # transaction, so an old file either opens fully upgraded or stays as it was.
 MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_membership_log(connection: Connection) -> None:
+    """Schema 1 -> 2: the membership log (entered/left events); it starts empty."""
+    table_of(MembershipEvent).create(connection)
+
+
+MIGRATIONS[1] = _add_membership_log
 
 
 def database_url(db: str | os.PathLike[str]) -> str:
@@ -86,6 +127,7 @@ class Database:
     def __init__(self, engine: Engine, url: str) -> None:
         self.engine = engine
         self.url = url
+        self.read_only = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -161,8 +203,14 @@ def translate_errors(target: str) -> Iterator[None]:
         raise StoreError(f"database error on {target}: {message}") from None
 
 
-def open_database(db: str | os.PathLike[str], *, create: bool = True) -> Database:
+def open_database(
+    db: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+) -> Database:
     """Open (and if needed create or upgrade) the office database at a path or URL.
+
+    A SQLite file that exists is checked first (read-only). With `read_only`
+    nothing is ever written: no upgrade, no write-ahead switch, and every write
+    fails with a clear message (a second window on a file in use).
 
     Raises NotOurDatabase for a file that holds other tables or is not a
     database, NewerDatabase for a schema this version does not know, and
@@ -178,17 +226,21 @@ def open_database(db: str | os.PathLike[str], *, create: bool = True) -> Databas
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database or "")
         if parsed.database and parsed.database != ":memory:":
-            if not path.exists() and not create:
+            if not path.exists() and (not create or read_only):
                 raise StoreError(
                     f"{path} does not exist (create an office with 'seg-desktop demo' or "
                     "'seg-desktop import', or open it in the window)"
                 )
             if not path.parent.is_dir():
                 raise StoreError(f"the folder {path.parent} does not exist")
-            if not path.exists():
+            if path.exists():
+                _refuse_unsound_file(path)
+            else:
                 # Created readable by the user only: it holds client data.
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
                 os.close(fd)
+            if read_only:
+                url = f"sqlite:///file:{path}?mode=ro&uri=true"
         engine_args["connect_args"] = {"check_same_thread": False, "timeout": 5}
     try:
         engine = create_engine(url, **engine_args)
@@ -198,6 +250,7 @@ def open_database(db: str | os.PathLike[str], *, create: bool = True) -> Databas
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
     database = Database(engine, url)
+    database.read_only = read_only
     try:
         _prepare(database)
     except BaseException:
@@ -214,6 +267,18 @@ def _prepare(database: Database) -> None:
         with database.read() as connection:
             tables = set(inspect(connection).get_table_names())
             version = _check_ours(connection, tables, target) if tables else None
+        if database.read_only:
+            if version is None or version < SCHEMA_VERSION:
+                raise StoreError(
+                    f"{target} needs setting up or upgrading, which a read-only window cannot do"
+                )
+            return
+        if database.is_sqlite and version is not None and version < SCHEMA_VERSION:
+            from seg_desktop.store.backup import sqlite_file, take_backup
+
+            source = sqlite_file(database)
+            if source is not None:
+                take_backup(source, "migration")  # a failed backup blocks the upgrade
         if database.is_sqlite:
             _enable_wal(database)
         with database.write() as connection:

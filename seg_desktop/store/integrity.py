@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import BigInteger, Connection, cast, func, select
 
@@ -33,12 +34,30 @@ class CheckReport:
             return f"OK: {self.target} passed every check."
         if not self.opened:
             return f"NOT CHECKED: {self.problems[0]}"
-        return f"DAMAGED: {self.target}: " + "; ".join(self.problems)
+        return "DAMAGED: " + "; ".join(self.problems)
 
 
 def check_database(db: str | os.PathLike[str]) -> CheckReport:
     """Run every check on an existing database; never modifies it."""
     report = CheckReport(target=str(db))
+    raw = os.fspath(db)
+    if "://" not in raw:
+        # A SQLite file: the full page check, read-only, before anything opens it for
+        # writing (which could fold a stale log into it or make a new office of a 0-byte file).
+        from seg_desktop.store.backup import describe_problem_with_backup
+        from seg_desktop.store.quick_check import diagnose
+
+        if not Path(raw).exists() or Path(raw).stat().st_size == 0:
+            what = "does not exist" if not Path(raw).exists() else "is empty: not an office yet"
+            report.problems.append(f"{raw} {what}")
+            report.opened = False
+            return report
+        found = diagnose(raw, full=True)
+        if found is not None:
+            report.problems.append(describe_problem_with_backup(raw, found.message.rstrip(".")))
+            report.opened = bool(found.problem.is_damage)  # damage: DAMAGED; not ours: NOT CHECKED
+            return report
+        report.lines.append("SQLite integrity check: ok")
     try:
         database = open_database(db, create=False)
     except StoreError as error:
@@ -49,13 +68,6 @@ def check_database(db: str | os.PathLike[str]) -> CheckReport:
     try:
         with database.read() as connection:
             if database.is_sqlite:
-                result = [row[0] for row in connection.exec_driver_sql("PRAGMA integrity_check")]
-                if result != ["ok"]:
-                    report.problems.append(
-                        "SQLite integrity check failed: " + "; ".join(result[:5])
-                    )
-                else:
-                    report.lines.append("SQLite integrity check: ok")
                 keys = list(connection.exec_driver_sql("PRAGMA foreign_key_check"))
                 if keys:
                     report.problems.append(f"{len(keys)} rows point to records that do not exist")

@@ -38,13 +38,21 @@ class Office:
         self.database = database
 
     @classmethod
-    def open(cls, db: str | os.PathLike[str], *, create: bool = True) -> Office:
+    def open(
+        cls, db: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+    ) -> Office:
         """Open (creating, upgrading and seeding a new office as needed) the database at `db`."""
-        database = open_database(db, create=create)
+        database = open_database(db, create=create, read_only=read_only)
         office = cls(database)
-        with database.write() as connection:
-            definitions.ensure_office_defaults(connection)
+        if not read_only:
+            with database.write() as connection:
+                definitions.ensure_office_defaults(connection)
         return office
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this window only reads the office (another one is writing to it)."""
+        return self.database.read_only
 
     def close(self) -> None:
         """Release the database."""
@@ -102,7 +110,12 @@ class Office:
         """Create or replace a segment and recompute its membership in the same transaction."""
         with self.database.write() as connection:
             new_id = definitions.save_segment(connection, definition, segment_id)
-            segments.recompute_all(connection, as_of or dt.date.today())
+            change = "created" if segment_id is None else "changed"
+            segments.recompute_all(
+                connection,
+                as_of or dt.date.today(),
+                segment_causes={new_id: f"definition of '{definition.name.strip()}' {change}"},
+            )
             return new_id
 
     def delete_segment(self, segment_id: int) -> None:
@@ -145,7 +158,7 @@ class Office:
                 definitions.save_segment(
                     connection, definition, existing.get(definition.name.strip())
                 )
-            segments.recompute_all(connection, dt.date.today())
+            segments.recompute_all(connection, dt.date.today(), cause="definitions file imported")
 
     def export_definitions(self) -> Definitions:
         """Everything a definitions file carries."""
@@ -168,7 +181,7 @@ class Office:
         """Run segmentation, save it atomically, then recompute the segments (tier field)."""
         day = as_of or dt.date.today()
         summary = runs.run_segmentation(self.database, day, trigger, progress, cancelled)
-        self.recompute_segments(day)
+        self.recompute_segments(day, cause=f"run {summary.id}")
         return summary
 
     def current_run(self) -> RunSummary | None:
@@ -186,10 +199,17 @@ class Office:
         as_of: dt.date | None = None,
         progress: Progress | None = None,
         cancelled: Cancelled | None = None,
+        cause: str | None = None,
     ) -> dict[int, int]:
-        """Recompute every segment's membership; segment id -> count."""
+        """Recompute every segment's membership; segment id -> count.
+
+        ``cause`` is what the membership log gives as the reason for who
+        entered or left ("revenue imported"; default "recomputed as of <date>").
+        """
         with self.database.write() as connection:
-            return segments.recompute_all(connection, as_of or dt.date.today(), progress, cancelled)
+            return segments.recompute_all(
+                connection, as_of or dt.date.today(), progress, cancelled, cause
+            )
 
     def count_matching(self, definition: SegmentDefinition, as_of: dt.date | None = None) -> int:
         """How many clients a definition matches (the editor's live preview)."""

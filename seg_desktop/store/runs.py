@@ -7,7 +7,22 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Connection, cast, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
 
 from seg_desktop.core.engine import (
     Cancelled,
@@ -24,11 +39,20 @@ from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
 from seg_desktop.store import data, definitions
 from seg_desktop.store.database import Database, insert_returning_id
 from seg_desktop.store.dialect import bulk_insert
-from seg_desktop.store.schema import ClientMonth, Run, RunAssignment, table_of
+from seg_desktop.store.schema import (
+    Client,
+    ClientMonth,
+    MembershipEvent,
+    Run,
+    RunAssignment,
+    table_of,
+)
 
 run_t = table_of(Run)
 assignment_t = table_of(RunAssignment)
 month_t = table_of(ClientMonth)
+event_t = table_of(MembershipEvent)
+client_t = table_of(Client)
 
 
 @dataclass(frozen=True)
@@ -147,7 +171,14 @@ def run_segmentation(
 def save_run(
     connection: Connection, result: RunResult, trigger: Trigger, cancelled: Cancelled
 ) -> int:
-    """Insert a run and every assignment (inside the caller's transaction)."""
+    """Insert a run and every assignment (inside the caller's transaction).
+
+    Also writes the membership log's tier events: every client whose
+    individual tier name differs from the previous run's enters the new tier
+    and leaves the old one, with the cause worked out in SQL (see
+    :func:`record_tier_events`).
+    """
+    created_at = dt.datetime.now().replace(microsecond=0)
     snapshot = {
         strategy_result.strategy.kind.value: [
             {"name": tier.name, "monthly_lower": tier.monthly_lower, "count": count}
@@ -160,7 +191,7 @@ def save_run(
     run_id = insert_returning_id(
         connection,
         insert(run_t).values(
-            created_at=dt.datetime.now().replace(microsecond=0),
+            created_at=created_at,
             trigger=trigger.value,
             as_of=result.as_of,
             range_start=result.range.start,
@@ -203,7 +234,95 @@ def save_run(
                 for a in strategy_result.assignments
             ),
         )
+    record_tier_events(connection, run_id, created_at)
     return run_id
+
+
+def record_tier_events(
+    connection: Connection,
+    run_id: int,
+    at: dt.datetime,
+    kind: StrategyKind = StrategyKind.INDIVIDUAL,
+) -> None:
+    """Log who entered and who left each tier in a run, compared with the run before it.
+
+    Two INSERT ... SELECTs over run_assignment (one probe of the previous run
+    per client, by primary key), never a loop over clients. Tiers are matched
+    by name, the log's subject; a rename shows as left/entered with the cause
+    "tier renamed". Only client tiers are logged (the log belongs to clients).
+    """
+    previous = connection.execute(select(func.max(run_t.c.id)).where(run_t.c.id < run_id)).scalar()
+    previous_id = int(previous) if previous is not None else -1
+    new = assignment_t.alias("new_assignment")
+    old = assignment_t.alias("old_assignment")
+    label = f"run {run_id}"
+    missing_old = old.c.subject_id.is_(None)
+    missing_new = new.c.subject_id.is_(None)
+    cause: ColumnElement[str] = case(
+        (
+            missing_old,
+            f"{label}: first run" if previous is None else f"{label}: not in run {previous_id}",
+        ),
+        (missing_new, f"{label}: no {kind.label.lower()} tiers in this run"),
+        (new.c.overridden == true(), f"{label}: manual override"),
+        (old.c.overridden == true(), f"{label}: manual override ended"),
+        (new.c.tier == old.c.tier, f"{label}: tier renamed"),
+        (
+            new.c.production_cents == old.c.production_cents,
+            f"{label}: tier limits or range changed",
+        ),
+        else_=f"{label}: production changed",
+    )
+    prefix = literal(f"{kind.value}:", String)
+    columns = ["client_id", "kind", "subject", "entered", "at", "cause"]
+    changed = or_(missing_old, missing_new, old.c.tier_name != new.c.tier_name)
+    left = (
+        select(
+            old.c.subject_id,
+            literal("tier", String),
+            prefix + old.c.tier_name,
+            false(),
+            literal(at, event_t.c.at.type),
+            cause,
+        )
+        # Joined to client: a client deleted since the previous run has no log to write to.
+        .select_from(
+            old.join(client_t, client_t.c.id == old.c.subject_id).outerjoin(
+                new,
+                and_(
+                    new.c.run_id == run_id,
+                    new.c.kind == kind.value,
+                    new.c.subject_id == old.c.subject_id,
+                ),
+            )
+        )
+        .where(old.c.run_id == previous_id, old.c.kind == kind.value, changed)
+    )
+    # Left before entered, so the log (ordered by time, then id) reads in that order.
+    if previous is not None:
+        connection.execute(insert(event_t).from_select(columns, left))
+    entered = (
+        select(
+            new.c.subject_id,
+            literal("tier", String),
+            prefix + new.c.tier_name,
+            true(),
+            literal(at, event_t.c.at.type),
+            cause,
+        )
+        .select_from(
+            new.outerjoin(
+                old,
+                and_(
+                    old.c.run_id == previous_id,
+                    old.c.kind == kind.value,
+                    old.c.subject_id == new.c.subject_id,
+                ),
+            )
+        )
+        .where(new.c.run_id == run_id, new.c.kind == kind.value, changed)
+    )
+    connection.execute(insert(event_t).from_select(columns, entered))
 
 
 def current_run_id(connection: Connection) -> int | None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # SQLite only aliases the rowid for a column declared exactly INTEGER.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = "seg_desktop"
 
 
@@ -247,6 +247,29 @@ class RunAssignment(Base):
     tier_name: Mapped[str] = mapped_column(String(200))
     overridden: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = ({"sqlite_with_rowid": False},)
+
+
+class MembershipEvent(Base):
+    """A client entering or leaving a segment or a tier, and why (the membership log).
+
+    Written by the store in the same transaction as the change itself, by
+    comparing memberships before and after in SQL. ``subject`` is a segment's
+    name, or ``"<strategy kind>:<tier name>"`` for a tier (``individual:Gold``);
+    names are copied so the log still reads right after a rename or a delete.
+    ``cause`` says why in words: ``run 12: production changed``, ``definition
+    of 'Active Clients' changed``, ``revenue imported``, ``manual override``.
+    """
+
+    __tablename__ = "membership_event"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))
+    """'segment' or 'tier'."""
+    subject: Mapped[str] = mapped_column(String(250))
+    entered: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    cause: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_membership_event_client_at", "client_id", "at"),)
 
 
 TABLES = Base.metadata.tables

@@ -1,19 +1,25 @@
-"""Small builders for store tests: an office in a temporary folder with given clients and revenue.
+"""Small builders for store tests: an office with given clients and revenue, on either engine.
 
 Revenue rows name their client by `ref`, so a test reads like the data it sets up:
 
-    office, ids = make_office(tmp_path, [client("A"), client("B")],
+    office, ids = make_office(office_url, [client("A"), client("B")],
                               [("A", date(2026, 1, 31), 1_000_00)])
+
+The office lives where the test says: a folder (a SQLite file `name` in it),
+or a path or URL as the `office_url` fixture gives (a SQLite file or a
+PostgreSQL database). `db_scalar` and `db_execute` reach a database from
+outside the program: plain sqlite3 for a file, SQLAlchemy for a server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 
 from seg_desktop.core.money import Cents
 from seg_desktop.core.periods import SegmentationSettings
@@ -23,6 +29,10 @@ from seg_desktop.store import data
 from seg_desktop.store.data import NewClient, NewRevenue
 from seg_desktop.store.definitions import OfficeSettings
 from seg_desktop.store.office import Office
+
+# Makes a new, empty office database (conftest's office_url_factory): a name (for SQLite,
+# the file's name) -> its path or URL.
+OfficeUrlFactory = Callable[..., str]
 
 RevenueRow = tuple[str, dt.date, Cents] | tuple[str, dt.date, Cents, str | None]
 
@@ -65,8 +75,21 @@ def add_revenue(office: Office, rows: Iterable[RevenueRow]) -> None:
         data.refresh_rollups(connection, touched)
 
 
+def is_sqlite_target(db: str | Path) -> bool:
+    """Whether a path or URL names a SQLite file (else a server database)."""
+    raw = str(db)
+    return "://" not in raw or raw.startswith("sqlite")
+
+
+def office_location(where: str | Path, name: str = "office.db") -> str | Path:
+    """The database a test means: `name` in a folder, else the path or URL itself."""
+    if isinstance(where, Path) and where.is_dir():
+        return where / name
+    return where
+
+
 def make_office(
-    tmp_path: Path,
+    where: str | Path,
     clients: Sequence[NewClient] = (),
     revenue: Iterable[RevenueRow] = (),
     *,
@@ -74,8 +97,12 @@ def make_office(
     buffer_months: int = 1,
     name: str = "office.db",
 ) -> tuple[Office, dict[str, int]]:
-    """A new office file in tmp_path with these clients, revenue and range settings."""
-    office = Office.open(tmp_path / name)
+    """A new office with these clients, revenue and range settings.
+
+    `where` is a folder (the office is the SQLite file `name` in it) or a
+    path or database URL, such as the `office_url` fixture gives.
+    """
+    office = Office.open(office_location(where, name))
     office.save_settings(
         OfficeSettings(segmentation=SegmentationSettings(max_months, buffer_months))
     )
@@ -145,6 +172,46 @@ DATA_TABLES = (
 def snapshot(office: Office) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table of the office (to prove that nothing changed)."""
     return {table: table_rows(office, table) for table in DATA_TABLES}
+
+
+def db_scalar(db: str | Path, sql: str) -> object:
+    """One value read from outside the program: sqlite3 for a file, SQLAlchemy for a server."""
+    if is_sqlite_target(db):
+        return sqlite_scalar(Path(str(db).removeprefix("sqlite:///")), sql)
+    engine = create_engine(str(db))
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+
+
+def db_execute(db: str | Path, *statements: str) -> None:
+    """Run statements in one committed transaction, from outside the program."""
+    if is_sqlite_target(db):
+        with contextlib.closing(sqlite3.connect(str(db).removeprefix("sqlite:///"))) as raw:
+            with raw:
+                for statement in statements:
+                    raw.execute(statement)
+        return
+    engine = create_engine(str(db))
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def db_table_names(db: str | Path) -> set[str]:
+    """The names of the tables in a database, read from outside the program."""
+    url = str(db) if not is_sqlite_target(db) or "://" in str(db) else f"sqlite:///{db}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
 
 
 def sqlite_scalar(path: Path, sql: str) -> object:

@@ -27,7 +27,7 @@ from seg_desktop.io.definitions_file import (
 from seg_desktop.store.database import StoreError
 from seg_desktop.store.definitions import OfficeSettings
 from seg_desktop.store.office import Definitions, Office
-from tests.helpers.office import snapshot
+from tests.helpers.office import OfficeUrlFactory, snapshot
 
 SPEC_EXAMPLE = """\
 [settings]
@@ -63,8 +63,8 @@ IND, GRP = StrategyKind.INDIVIDUAL, StrategyKind.GROUP
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
-    opened = Office.open(tmp_path / "office.db")
+def office(office_url: str) -> Iterator[Office]:
+    opened = Office.open(office_url)
     yield opened
     opened.close()
 
@@ -174,9 +174,11 @@ RICH = Definitions(
 )
 
 
-def test_export_then_import_gives_identical_definitions(tmp_path: Path) -> None:
-    first = Office.open(tmp_path / "first.db")
-    second = Office.open(tmp_path / "second.db")
+def test_export_then_import_gives_identical_definitions(
+    tmp_path: Path, office_url_factory: OfficeUrlFactory
+) -> None:
+    first = Office.open(office_url_factory("first.db"))
+    second = Office.open(office_url_factory("second.db"))
     try:
         first.replace_definitions(RICH)
         exported = first.export_definitions()

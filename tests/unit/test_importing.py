@@ -1,7 +1,8 @@
 """Importing files into a real office: exact counts, exact rows stored, all or nothing.
 
-Every test imports into a SQLite office in tmp_path and reads the tables back, so
-what is asserted is what the office holds, not what the importer says it did.
+Every test imports into an office on each engine (a SQLite file in tmp_path, a
+PostgreSQL database) and reads the tables back, so what is asserted is what the
+office holds, not what the importer says it did.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import openpyxl
@@ -27,7 +28,7 @@ from seg_desktop.io.readers import (
     RowProblem,
 )
 from seg_desktop.store.office import Office
-from tests.helpers.office import add_clients, client, make_office, snapshot
+from tests.helpers.office import OfficeUrlFactory, add_clients, client, make_office, snapshot
 
 DEFAULT = ImportOptions()
 
@@ -196,9 +197,10 @@ REVENUE_CSV = (
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Office:
-    opened, _ids = make_office(tmp_path)
-    return opened
+def office(office_url: str) -> Iterator[Office]:
+    opened, _ids = make_office(office_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -282,8 +284,15 @@ def test_a_second_clients_file_adds_updates_and_leaves_the_rest(
 def test_refs_stay_text_with_their_leading_zeros(tmp_path: Path, office: Office) -> None:
     path = write(tmp_path, "clients.csv", 'ref,name\n00017,A\n017,B\n17,C\n="0042",D\n')
     assert counts(run(office, "clients", path)) == figures(4, added=4)
+    type_of = (
+        "typeof(ref)"
+        if office.database.is_sqlite
+        # PostgreSQL's text types: the column is VARCHAR; either is text.
+        else "CASE WHEN pg_typeof(ref) IN ('text'::regtype, 'character varying'::regtype)"
+        " THEN 'text' ELSE pg_typeof(ref)::text END"
+    )
     with office.database.read() as connection:
-        stored = connection.execute(text("SELECT ref, typeof(ref) FROM client")).all()
+        stored = connection.execute(text(f"SELECT ref, {type_of} FROM client")).all()
     assert sorted(stored) == [
         ("00017", "text"),
         ("0042", "text"),
@@ -310,12 +319,14 @@ def test_encodings_land_identical(
         assert counts(run(office, "clients", again)) == figures(1, unchanged=1)
 
 
-def test_xlsx_imports_exactly_what_the_same_csv_does(tmp_path: Path) -> None:
-    from_csv, _ = make_office(tmp_path, name="csv.db")
+def test_xlsx_imports_exactly_what_the_same_csv_does(
+    tmp_path: Path, office_url_factory: OfficeUrlFactory
+) -> None:
+    from_csv, _ = make_office(office_url_factory("csv.db"))
     run(from_csv, "clients", write(tmp_path, "clients.csv", CLIENTS_CSV))
     run(from_csv, "revenue", write(tmp_path, "revenue.csv", REVENUE_CSV))
 
-    from_xlsx, _ = make_office(tmp_path, name="xlsx.db")
+    from_xlsx, _ = make_office(office_url_factory("xlsx.db"))
     clients_book = write_xlsx(
         tmp_path,
         "clients.xlsx",
@@ -571,20 +582,20 @@ def counting_cancel(cancel_on_call: int | None) -> tuple[Callable[[], bool], lis
 BIG = 3 * TICK_ROWS  # enough rows for the reader to check for cancel part-way
 
 
-def big_clients_office(tmp_path: Path) -> tuple[Office, Path]:
+def big_clients_office(tmp_path: Path, office_url: str) -> tuple[Office, Path]:
     """An office with TICK_ROWS clients and a file that renames them all and adds 100 more.
 
     Each rename is written as its row is read, so a cancel part-way has writes to undo.
     """
-    office, _ = make_office(tmp_path)
+    office, _ = make_office(office_url)
     add_clients(office, [client(f"C{n:05d}") for n in range(TICK_ROWS)])
     lines = [f"C{n:05d},Renamed {n}\n" for n in range(TICK_ROWS + 100)]
     return office, write(tmp_path, "clients.csv", "ref,name\n" + "".join(lines))
 
 
-def big_revenue_office(tmp_path: Path) -> tuple[Office, Path]:
+def big_revenue_office(tmp_path: Path, office_url: str) -> tuple[Office, Path]:
     """An office with one client and a file of BIG lines for it (and one stored line)."""
-    office, _ = make_office(tmp_path, [client("C1")], [("C1", d("2026-01-01"), 100)])
+    office, _ = make_office(office_url, [client("C1")], [("C1", d("2026-01-01"), 100)])
     lines = [f"C1,2026-01-{1 + n % 28:02d},{n}.00,R{n}\n" for n in range(BIG)]
     return office, write(
         tmp_path, "revenue.csv", "client_ref,date,amount,reference\n" + "".join(lines)
@@ -592,8 +603,12 @@ def big_revenue_office(tmp_path: Path) -> tuple[Office, Path]:
 
 
 @pytest.mark.parametrize("kind", ["clients", "revenue"])
-def test_cancelling_at_any_check_leaves_the_office_unchanged(tmp_path: Path, kind: Kind) -> None:
-    office, path = (big_clients_office if kind == "clients" else big_revenue_office)(tmp_path)
+def test_cancelling_at_any_check_leaves_the_office_unchanged(
+    tmp_path: Path, office_url: str, kind: Kind
+) -> None:
+    office, path = (big_clients_office if kind == "clients" else big_revenue_office)(
+        tmp_path, office_url
+    )
     # A dry run tells how often the import asks; cancel at each of those moments in turn.
     cancelled, calls = counting_cancel(None)
     preview = run(office, kind, path, dry_run=True, cancelled=cancelled)
@@ -612,9 +627,9 @@ def test_cancelling_at_any_check_leaves_the_office_unchanged(tmp_path: Path, kin
 
 
 def test_an_ambiguous_date_late_in_the_file_leaves_the_office_unchanged(
-    tmp_path: Path,
+    tmp_path: Path, office_url: str
 ) -> None:
-    office, _ = make_office(tmp_path, [client("C1")], [("C1", d("2026-01-01"), 100)])
+    office, _ = make_office(office_url, [client("C1")], [("C1", d("2026-01-01"), 100)])
     good = "".join(f"C1,2026-02-{1 + n % 28:02d},{n}.00\n" for n in range(BIG))
     path = write(
         tmp_path, "revenue.csv", "client_ref,date,amount\n" + good + "C1,03/04/2026,1.00\n"
@@ -634,9 +649,9 @@ def test_an_ambiguous_date_late_in_the_file_leaves_the_office_unchanged(
 
 
 def test_an_undecodable_byte_after_many_updates_leaves_the_office_unchanged(
-    tmp_path: Path,
+    tmp_path: Path, office_url: str
 ) -> None:
-    office, path = big_clients_office(tmp_path)
+    office, path = big_clients_office(tmp_path, office_url)
     # A Windows-1252 "é" in the last row of a file declared UTF-8.
     path.write_bytes(path.read_bytes() + b"Z1,Caf\xe9\n")
     before = snapshot(office)

@@ -28,7 +28,7 @@ from sqlalchemy import event
 from seg_desktop.core.rules import Criterion, Operator, RuleField, SegmentDefinition
 from seg_desktop.io.exporting import export_clients
 from seg_desktop.store.office import Office
-from tests.helpers.office import client, make_office
+from tests.helpers.office import OfficeUrlFactory, client, make_office
 
 LONG = ("%_\\'\"😀ab" * 1250)[:10_000]
 RULE_VALUES = [
@@ -66,14 +66,13 @@ OPERATORS = (Operator.EQUALS, Operator.CONTAINS)
 
 
 @pytest.fixture(scope="module")
-def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
-    folder = tmp_path_factory.mktemp("injection")
+def office(module_office_url_factory: OfficeUrlFactory) -> Iterator[Office]:
     clients = [
         # Each text is a name, an email and a tag, so every field sees every value.
         client(f"R{number:03}", text, email=text, tags=[text])
         for number, text in enumerate(NAMES)
     ]
-    opened, _ = make_office(folder, clients)
+    opened, _ = make_office(module_office_url_factory("injection.db"), clients)
     yield opened
     opened.close()
 
@@ -169,13 +168,12 @@ def clean(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def formula_office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
-    folder = tmp_path_factory.mktemp("formulas")
+def formula_office(module_office_url_factory: OfficeUrlFactory) -> Iterator[Office]:
     clients = [
         client(ref, name, email=email, tags=tags)
         for ref, (name, email, tags) in FORMULA_TEXTS.items()
     ]
-    opened, _ = make_office(folder, clients)
+    opened, _ = make_office(module_office_url_factory("formulas.db"), clients)
     yield opened
     opened.close()
 

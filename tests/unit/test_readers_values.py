@@ -53,8 +53,9 @@ from seg_desktop.io.dates import (
         ("12,00 €", ",", 1200),
         ("€-3", ",", -300),
         ("1,000", ",", 100),
-        ("999999999999999.99", ".", 99999999999999999),
-        ("-999,999,999,999,999.99", ".", -99999999999999999),
+        # The largest amount: 13 whole digits, inside core.money.MAX_CENTS.
+        ("9999999999999.99", ".", 999999999999999),
+        ("-9,999,999,999,999.99", ".", -999999999999999),
         ("0000000000000000001", ".", 100),
     ],
 )
@@ -94,6 +95,7 @@ def test_amounts(text: str, decimal: str, cents: int) -> None:
             " (is the decimal separator '.'?)",
         ),
         ("1,234", ",", "amount '1,234' has more than two decimals"),
+        ("10000000000000", ".", "amount '10000000000000' is too large"),
         ("1000000000000000", ".", "amount '1000000000000000' is too large"),
         ("1,000,000,000,000,000.00", ".", "amount '1,000,000,000,000,000.00' is too large"),
         ("9" * 5000, ".", "amount '" + "9" * 39 + "…' is not a number"),
@@ -133,6 +135,7 @@ def test_workbook_numbers(value: float, cents: int) -> None:
         (float("inf"), "amount 'inf' is not a number"),
         (1e15, "amount '1000000000000000' is too large"),
         (-(10**15), "amount '-1000000000000000' is too large"),
+        (10**13, "amount '10000000000000' is too large"),
     ],
 )
 def test_workbook_number_problems(value: float, reason: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -50,8 +49,8 @@ REVENUE = [
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
-    opened, ids = make_office(tmp_path, CLIENTS, REVENUE)
+def office(office_url: str) -> Iterator[tuple[Office, dict[str, int]]]:
+    opened, ids = make_office(office_url, CLIENTS, REVENUE)
     yield opened, ids
     opened.close()
 
@@ -127,10 +126,10 @@ def test_run_json_has_the_range_and_effective_limits(office: tuple[Office, dict[
     }
 
 
-def test_a_clipped_range_scales_the_limits(tmp_path: Path) -> None:
+def test_a_clipped_range_scales_the_limits(office_url: str) -> None:
     # Earliest record 2026-01-20: n = 2, Silver from 2,000.00.
     office, ids = make_office(
-        tmp_path,
+        office_url,
         [client("A"), client("B")],
         [("A", D(2026, 1, 20), 200_000), ("B", D(2026, 2, 1), 199_999)],
     )
@@ -146,9 +145,13 @@ def test_a_clipped_range_scales_the_limits(tmp_path: Path) -> None:
         office.close()
 
 
-def test_buffer_zero_counts_the_current_month(tmp_path: Path) -> None:
+def test_buffer_zero_counts_the_current_month(office_url: str) -> None:
     office, _ = make_office(
-        tmp_path, [client("A")], [("A", D(2026, 3, 31), 6_000_000)], max_months=12, buffer_months=0
+        office_url,
+        [client("A")],
+        [("A", D(2026, 3, 31), 6_000_000)],
+        max_months=12,
+        buffer_months=0,
     )
     try:
         summary = office.run_segmentation(AS_OF)
@@ -235,8 +238,8 @@ def test_insufficient_data_saves_nothing_and_keeps_the_previous_run(
     assert current.id == previous.id
 
 
-def test_an_office_without_revenue_is_insufficient_data(tmp_path: Path) -> None:
-    office, _ = make_office(tmp_path, [client("A")])
+def test_an_office_without_revenue_is_insufficient_data(office_url: str) -> None:
+    office, _ = make_office(office_url, [client("A")])
     try:
         with pytest.raises(InsufficientData, match="no revenue records"):
             office.run_segmentation(AS_OF)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from collections import defaultdict
@@ -39,9 +40,12 @@ from tests.helpers.office import (
     add_clients,
     add_revenue,
     client,
+    db_execute,
+    db_scalar,
+    db_table_names,
+    is_sqlite_target,
     make_office,
     snapshot,
-    sqlite_scalar,
     table_rows,
 )
 
@@ -51,8 +55,8 @@ IND, GRP = StrategyKind.INDIVIDUAL, StrategyKind.GROUP
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
-    opened, _ = make_office(tmp_path)
+def office(office_url: str) -> Iterator[Office]:
+    opened, _ = make_office(office_url)
     yield opened
     opened.close()
 
@@ -65,9 +69,9 @@ def files_in(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_new_office_is_created_with_the_defaults_and_reopens_with_its_data(
-    tmp_path: Path,
+    office_url: str,
 ) -> None:
-    path = tmp_path / "office.db"
+    path = office_url
     office = Office.open(path)
     try:
         assert [s.definition.name for s in office.segments()] == [
@@ -82,9 +86,10 @@ def test_a_new_office_is_created_with_the_defaults_and_reopens_with_its_data(
         add_revenue(office, [("A", D(2026, 1, 5), 1_234)])
     finally:
         office.close()
-    assert path.stat().st_mode & 0o077 == 0  # client data: readable by the user only
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'application'") == "seg_desktop"
+    if is_sqlite_target(path):
+        assert Path(path).stat().st_mode & 0o077 == 0  # client data: readable by the user only
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'application'") == "seg_desktop"
     reopened = Office.open(path)
     try:
         assert reopened.client_count() == 1
@@ -124,19 +129,16 @@ def test_a_foreign_sqlite_file_is_refused_and_left_byte_for_byte_untouched(tmp_p
     assert after[path.name] == before[path.name], "the message says 'left untouched'"
 
 
-def test_a_sqlite_file_with_a_meta_table_of_another_program_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "other.db"
-    other = sqlite3.connect(path)
-    other.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-    other.execute("INSERT INTO meta VALUES ('application', 'something_else')")
-    other.commit()
-    other.close()
+def test_a_database_with_a_meta_table_of_another_program_is_refused(office_url: str) -> None:
+    path = office_url
+    db_execute(
+        path,
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+        "INSERT INTO meta VALUES ('application', 'something_else')",
+    )
     with pytest.raises(NotOurDatabase, match="not a seg_desktop database"):
         Office.open(path)
-    assert (
-        sqlite_scalar(path, "SELECT group_concat(name) FROM sqlite_master WHERE type = 'table'")
-        == "meta"
-    )
+    assert db_table_names(path) == {"meta"}
 
 
 def test_a_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
@@ -148,15 +150,13 @@ def test_a_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
     assert files_in(tmp_path) == before
 
 
-def test_a_database_of_a_newer_version_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "office.db"
+def test_a_database_of_a_newer_version_is_refused(office_url: str) -> None:
+    path = office_url
     Office.open(path).close()
-    with sqlite3.connect(path) as newer:
-        newer.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    newer.close()
+    db_execute(path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     with pytest.raises(NewerDatabase, match=r"newer version of seg-desktop \(schema 2"):
         Office.open(path)
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
 
 
 def simulate_version_two(monkeypatch: pytest.MonkeyPatch, steps: dict[int, object]) -> None:
@@ -168,10 +168,10 @@ def simulate_version_two(monkeypatch: pytest.MonkeyPatch, steps: dict[int, objec
 
 
 def test_an_older_database_is_upgraded_once_and_stamped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    office_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "office.db"
-    old, _ = make_office(tmp_path, [client("A")], [("A", D(2025, 5, 5), 100)])
+    path = office_url
+    old, _ = make_office(path, [client("A")], [("A", D(2025, 5, 5), 100)])
     old.close()
     calls: list[int] = []
 
@@ -183,18 +183,18 @@ def test_an_older_database_is_upgraded_once_and_stamped(
     upgraded = Office.open(path)
     upgraded.close()
     assert calls == [1]
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
-    assert sqlite_scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'note'") == 1
-    assert sqlite_scalar(path, "SELECT count(*) FROM revenue") == 1
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    assert "note" in db_table_names(path)
+    assert db_scalar(path, "SELECT count(*) FROM revenue") == 1
     Office.open(path).close()
     assert calls == [1]  # not run again
 
 
 def test_an_upgrade_made_by_another_process_meanwhile_is_not_run_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    office_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two windows open an old file at once: the second must not repeat the first's upgrade."""
-    path = tmp_path / "office.db"
+    path = office_url
     Office.open(path).close()
     calls: list[str] = []
 
@@ -203,26 +203,30 @@ def test_an_upgrade_made_by_another_process_meanwhile_is_not_run_again(
         connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
 
     simulate_version_two(monkeypatch, {1: add_notes})
-    original_enable_wal = database_module._enable_wal
+    original_write = database_module.Database.write
     other_opened = False
 
-    def enable_wal_while_another_process_upgrades(database: object) -> None:
+    def write_after_another_process_upgraded(
+        database: database_module.Database,
+    ) -> contextlib.AbstractContextManager[Connection]:
         nonlocal other_opened
-        original_enable_wal(database)
-        if not other_opened:  # between this open's look at the version and its upgrade
+        # Between this open's look at the version (and, on SQLite, the switch to WAL) and
+        # its upgrade under the write transaction.
+        if not other_opened:
             other_opened = True
             open_database(path).close()
+        return original_write(database)
 
-    monkeypatch.setattr(database_module, "_enable_wal", enable_wal_while_another_process_upgrades)
+    monkeypatch.setattr(database_module.Database, "write", write_after_another_process_upgraded)
     open_database(path).close()
     assert calls == ["add_notes"]
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
 
 
 def test_a_failing_upgrade_leaves_the_database_as_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    office_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "office.db"
+    path = office_url
     Office.open(path).close()
 
     def half_done(connection: Connection) -> None:
@@ -232,19 +236,19 @@ def test_a_failing_upgrade_leaves_the_database_as_it_was(
     simulate_version_two(monkeypatch, {1: half_done})
     with pytest.raises(RuntimeError, match="step failed"):
         Office.open(path)
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
-    assert sqlite_scalar(path, "SELECT count(*) FROM sqlite_master WHERE name = 'note'") == 0
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert "note" not in db_table_names(path)
 
 
 def test_an_upgrade_with_a_missing_step_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    office_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "office.db"
+    path = office_url
     Office.open(path).close()
     simulate_version_two(monkeypatch, {})
     with pytest.raises(StoreError, match="no upgrade is known from schema version 1"):
         Office.open(path)
-    assert sqlite_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
 
 
 @pytest.fixture
@@ -425,10 +429,10 @@ def tier_is(name: str) -> SegmentDefinition:
 
 
 @pytest.fixture
-def tiered(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
+def tiered(office_url: str) -> Iterator[tuple[Office, dict[str, int]]]:
     """Range 2025-03-01 .. 2026-02-28 (n = 12); Silver from 12,000, Gold from 60,000."""
     office, ids = make_office(
-        tmp_path,
+        office_url,
         [
             client(
                 "A",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,8 +29,8 @@ AS_OF = dt.date(2026, 6, 15)
 
 
 @pytest.fixture
-def demo_office(tmp_path: Path) -> Iterator[Office]:
-    office = Office.open(tmp_path / "demo.db")
+def demo_office(office_url: str) -> Iterator[Office]:
+    office = Office.open(office_url)
     load_demo(office, clients=60, months=6)
     office.run_segmentation()
     yield office
@@ -81,9 +80,9 @@ def test_the_table_cannot_be_written_to(demo_office: Office) -> None:
         table.total_revenue[0] = 1
 
 
-def test_empty_values_and_a_client_without_revenue(tmp_path: Path) -> None:
+def test_empty_values_and_a_client_without_revenue(office_url: str) -> None:
     office, _ids = make_office(
-        tmp_path,
+        office_url,
         [client("A", email="a@example.com", tags=["vip", "north"]), client("B")],
         [("A", dt.date(2026, 3, 2), 1_000_00), ("A", dt.date(2026, 4, 2), -250_55)],
     )
@@ -120,9 +119,9 @@ def test_empty_table() -> None:
     assert client_table_from_rows([]).run_id is None
 
 
-def test_detail_has_everything_the_panel_shows(tmp_path: Path) -> None:
+def test_detail_has_everything_the_panel_shows(office_url: str) -> None:
     office, ids = make_office(
-        tmp_path,
+        office_url,
         [
             client("A", "Acme Ltd", email="a@example.com", status="active", tags=["vip", "b2b"]),
             client("B", groups=["Smith family"]),
@@ -190,8 +189,8 @@ def test_detail_has_everything_the_panel_shows(tmp_path: Path) -> None:
     office.close()
 
 
-def test_detail_of_a_client_with_no_run_and_no_revenue(tmp_path: Path) -> None:
-    office, ids = make_office(tmp_path, [client("A")])
+def test_detail_of_a_client_with_no_run_and_no_revenue(office_url: str) -> None:
+    office, ids = make_office(office_url, [client("A")])
     with office.database.read() as connection:
         detail = client_detail(connection, ids["A"])
     assert detail.revenue_by_month == ()
@@ -201,8 +200,8 @@ def test_detail_of_a_client_with_no_run_and_no_revenue(tmp_path: Path) -> None:
     office.close()
 
 
-def test_detail_of_an_unknown_client_is_a_clear_error(tmp_path: Path) -> None:
-    office, _ids = make_office(tmp_path, [client("A")])
+def test_detail_of_an_unknown_client_is_a_clear_error(office_url: str) -> None:
+    office, _ids = make_office(office_url, [client("A")])
     with office.database.read() as connection, pytest.raises(StoreError, match="no client"):
         client_detail(connection, 999_999)
     office.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -49,8 +48,8 @@ REVENUE = [
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
-    opened, ids = make_office(tmp_path, CLIENTS, REVENUE)
+def office(office_url: str) -> Iterator[tuple[Office, dict[str, int]]]:
+    opened, ids = make_office(office_url, CLIENTS, REVENUE)
     yield opened, ids
     opened.close()
 
@@ -112,8 +111,8 @@ def test_the_range_follows_the_current_settings(office: tuple[Office, dict[str, 
     assert loaded.productions[ids["A"]] == 0
 
 
-def test_clipped_range_starts_at_the_earliest_record(tmp_path: Path) -> None:
-    opened, _ids = make_office(tmp_path, [client("A")], [("A", D(2025, 11, 20), 500)])
+def test_clipped_range_starts_at_the_earliest_record(office_url: str) -> None:
+    opened, _ids = make_office(office_url, [client("A")], [("A", D(2025, 11, 20), 500)])
     try:
         loaded = read_strategy_productions(opened.database, IND, AS_OF)
         assert loaded.period is not None
@@ -123,8 +122,8 @@ def test_clipped_range_starts_at_the_earliest_record(tmp_path: Path) -> None:
         opened.close()
 
 
-def test_not_enough_data_is_said_not_raised(tmp_path: Path) -> None:
-    opened, ids = make_office(tmp_path, [client("A")], [("A", D(2026, 3, 2), 500)])
+def test_not_enough_data_is_said_not_raised(office_url: str) -> None:
+    opened, ids = make_office(office_url, [client("A")], [("A", D(2026, 3, 2), 500)])
     try:
         opened.set_override(Override(IND, ids["A"], "Gold", "key account"))
         loaded = read_strategy_productions(opened.database, IND, AS_OF)
@@ -138,8 +137,8 @@ def test_not_enough_data_is_said_not_raised(tmp_path: Path) -> None:
         opened.close()
 
 
-def test_no_revenue_at_all(tmp_path: Path) -> None:
-    opened, _ids = make_office(tmp_path, [client("A")])
+def test_no_revenue_at_all(office_url: str) -> None:
+    opened, _ids = make_office(office_url, [client("A")])
     try:
         loaded = read_strategy_productions(opened.database, IND, AS_OF)
         assert loaded.period is None
