@@ -6,7 +6,8 @@
 Sources and what is made from them:
 
 * `resources/icons/seg-desktop.svg` → the PNGs, `.ico` and `.icns` beside it
-  (`render_icons.py`; Qt draws them, nothing else is needed);
+  (`render_icons.py`; Qt draws them, nothing else is needed; a committed PNG
+  within a few levels per pixel of the fresh rendering counts as current);
 * `ui/*.ui` → `seg_desktop/gui/forms/ui_*.py` (pyside6-uic);
 * `resources/seg_desktop.qrc` → `seg_desktop/gui/forms/seg_desktop_rc.py`
   (pyside6-rcc); a compiled form imports it with `from . import seg_desktop_rc`.
@@ -31,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from render_icons import ICON_NAME, icon_files
+from render_icons import ICON_NAME, PNG_SIZES, icon_files
 
 ROOT = Path(__file__).resolve().parents[1]
 UI_DIR = ROOT / "ui"
@@ -80,7 +81,12 @@ def normalise(text: str, source: str) -> str:
 def expected_files(work: Path) -> dict[Path, bytes]:
     """Every compiled file with the bytes it should have, keyed by its path in the repo."""
     expected: dict[Path, bytes] = {}
-    icons = icon_files(ICONS / f"{ICON_NAME}.svg")
+    committed = {}
+    for size in PNG_SIZES:
+        data = read(ICONS / f"{ICON_NAME}-{size}.png")
+        if data is not None:
+            committed[size] = data
+    icons = icon_files(ICONS / f"{ICON_NAME}.svg", committed)
     for name, data in icons.items():
         expected[ICONS / name] = data
 

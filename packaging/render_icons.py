@@ -14,7 +14,12 @@ import struct
 from pathlib import Path
 
 ICON_NAME = "seg-desktop"
-PNG_SIZES = (16, 32, 48, 64, 128, 256, 512)
+# Every size the .ico and .icns need is committed as a PNG, so those two are made from
+# committed bytes alone (24 px for Windows, 1024 px for macOS's 512@2x).
+PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512, 1024)
+# Qt's raster engine may round a gradient differently on another CPU (SSE2/AVX2 paths):
+# renderings that differ by no more than this per channel (of 255) are the same icon.
+PIXEL_TOLERANCE = 3
 # Windows picks from these; PNG entries in an .ico are read since Windows Vista.
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 # (OSType, pixel size) of an .icns; the @2x types hold twice the nominal size.
@@ -84,10 +89,41 @@ def icns(pngs: dict[int, bytes]) -> bytes:
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 
-def icon_files(svg: Path) -> dict[str, bytes]:
-    """Every icon file rendered from the SVG, by file name (the folder is the SVG's)."""
-    wanted = set(PNG_SIZES) | set(ICO_SIZES) | {size for _kind, size in ICNS_ENTRIES}
-    pngs = {size: render_png(svg, size) for size in sorted(wanted)}
+def same_pixels(first: bytes, second: bytes, tolerance: int = PIXEL_TOLERANCE) -> bool:
+    """Whether two PNGs show the same picture, each channel of each pixel within
+    `tolerance` (out of 255)."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    def pixels(data: bytes) -> np.ndarray | None:
+        image = QImage.fromData(data)
+        if image.isNull():
+            return None
+        image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+        buffer = np.frombuffer(image.constBits(), dtype=np.uint8)
+        rows = buffer.reshape(image.height(), image.bytesPerLine())
+        return rows[:, : image.width() * 4].astype(np.int16)
+
+    a, b = pixels(first), pixels(second)
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    return bool(np.abs(a - b).max() <= tolerance)
+
+
+def icon_files(svg: Path, committed: dict[int, bytes] | None = None) -> dict[str, bytes]:
+    """Every icon file rendered from the SVG, by file name (the folder is the SVG's).
+
+    `committed` holds the PNGs already in the repository by size: one that shows
+    the same picture as the fresh rendering is kept byte for byte, so a machine
+    whose CPU makes Qt round a gradient differently neither rewrites the icons
+    nor fails the check. The .ico and .icns are made from the PNGs kept.
+    """
+    committed = committed or {}
+    pngs: dict[int, bytes] = {}
+    for size in PNG_SIZES:
+        fresh = render_png(svg, size)
+        old = committed.get(size)
+        pngs[size] = old if old is not None and same_pixels(old, fresh) else fresh
     files = {f"{ICON_NAME}-{size}.png": pngs[size] for size in PNG_SIZES}
     files[f"{ICON_NAME}.ico"] = ico({size: pngs[size] for size in ICO_SIZES})
     files[f"{ICON_NAME}.icns"] = icns(pngs)

@@ -5,4 +5,4 @@ from importlib.metadata import PackageNotFoundError, version
 try:
     __version__ = version("seg-desktop")
 except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.1.0"
+    __version__ = "0+unknown"

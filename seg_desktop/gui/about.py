@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDialog, QWidget
 from seg_desktop import __version__
 from seg_desktop.gui.forms.ui_about_dialog import Ui_AboutDialog
 
-ICON_SIZES = (16, 32, 48, 64, 128, 256)
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 ICON_SIZE = 64  # the icon's size in the About dialog, in device-independent pixels
 # Server backends by URL scheme as SQLAlchemy names them; anything else is shown as named.
 BACKENDS = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from seg_desktop import __version__
+from seg_desktop.gui.about import app_icon
 from seg_desktop.gui.backups_dialog import build_damage_prompt, build_lock_prompt
 from seg_desktop.gui.errors import install_excepthook
 from seg_desktop.gui.main_window import MainWindow
@@ -22,6 +24,9 @@ from seg_desktop.store.lock import LockHeld, WriterLock, acquire_writer_lock
 from seg_desktop.store.office import Office
 
 DEMO_CLIENTS = 2_000
+# Set by packaging/smoke_test.py: print one line once the window is shown, then close
+# it after this many milliseconds (and skip the first-start offer, a modal box).
+SMOKE_EXIT_VARIABLE = "SEG_DESKTOP_SMOKE_EXIT_MS"
 
 
 def build_window(
@@ -141,6 +146,27 @@ def start_daily_backups(window: MainWindow, every_ms: int = 3_600_000) -> QTimer
     return timer
 
 
+def install_qt_translations(app: QApplication) -> str | None:
+    """Translate Qt's own dialogs and buttons (qtbase_*.qm) into the user's language.
+
+    Returns the language loaded, or None when there is none for it (English, C).
+    """
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    locale = QLocale.system()
+    if not translator.load(locale, "qtbase", "_", folder) or not app.installTranslator(translator):
+        return None
+    return translator.language() or locale.name()
+
+
+def _report_shown(app: QApplication, translations: str | None) -> None:
+    icon = "found" if not app.windowIcon().pixmap(32, 32).isNull() else "missing"
+    print(
+        f"seg-desktop: window shown; icon {icon}; Qt translations {translations or 'none'}",
+        flush=True,
+    )
+
+
 def run_window(db: str, argv: list[str] | None = None) -> int:
     """Open the window on a database and run the event loop; returns the exit code."""
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
@@ -148,6 +174,9 @@ def run_window(db: str, argv: list[str] | None = None) -> int:
     app.setApplicationName("seg-desktop")
     app.setOrganizationName("seg-desktop")
     app.setApplicationVersion(__version__)
+    app.setDesktopFileName("seg-desktop")  # matches resources/seg-desktop.desktop
+    app.setWindowIcon(app_icon())
+    translations = install_qt_translations(app)
     handler = install_excepthook()
     taken = _take_writer_lock(db)
     if taken is None:
@@ -162,8 +191,13 @@ def run_window(db: str, argv: list[str] | None = None) -> int:
         window = build_window(office, settings)
         handler.set_dialog_parent(window)
         window.show()
+        smoke_exit_ms = os.environ.get(SMOKE_EXIT_VARIABLE)
+        if smoke_exit_ms:  # packaging/smoke_test.py: say the window is up, then close it
+            QTimer.singleShot(0, lambda: _report_shown(app, translations))
+            QTimer.singleShot(int(smoke_exit_ms), window.close)
         if not read_only:
-            QTimer.singleShot(0, lambda: offer_first_start(window))
+            if not smoke_exit_ms:
+                QTimer.singleShot(0, lambda: offer_first_start(window))
             start_daily_backups(window)
         code = app.exec()
         window.session.office.close()

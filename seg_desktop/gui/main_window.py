@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.editor)
 
     def _busy_changed(self, busy: bool) -> None:
-        self.run_action.setEnabled(not busy)
+        self.run_action.setEnabled(not busy and not self.session.office.read_only)
         self.cancel_action.setEnabled(busy)
 
     def _show_run(self, summary: RunSummary | None) -> None:

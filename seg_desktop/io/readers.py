@@ -45,6 +45,7 @@ from seg_desktop.io.dates import (
     date_from_serial,
     parse_date,
 )
+from seg_desktop.store.dialect import storable_text
 
 Kind: TypeAlias = Literal["clients", "revenue"]
 FileFormat: TypeAlias = Literal["csv", "xlsx"]
@@ -888,9 +889,13 @@ def _is_blank(record: Sequence[object]) -> bool:
 
 
 def _cell_text(value: object) -> str:
-    """A cell as trimmed text; workbook numbers keep no spurious ".0" (17.0 -> "17")."""
+    """A cell as trimmed text; workbook numbers keep no spurious ".0" (17.0 -> "17").
+
+    NUL characters are dropped, as the store drops them (`storable_text`), so a
+    file with a stray NUL imports, and re-imports, the same on both engines.
+    """
     if isinstance(value, str):
-        return value.strip()
+        return storable_text(value).strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -908,7 +913,7 @@ def _cell_text(value: object) -> str:
 
 def _reference_text(value: object) -> str:
     """A ref as text, unwrapping ="00017", which some exports write to keep leading zeros."""
-    text = value.strip() if isinstance(value, str) else _cell_text(value)
+    text = _cell_text(value)
     if text.startswith('="') and text.endswith('"') and len(text) >= 3:
         return text[2:-1].strip()
     return text

@@ -24,6 +24,7 @@ from seg_desktop.core.rules import ClientFacts
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data, runs
 from seg_desktop.store.database import StoreError
+from seg_desktop.store.dialect import binary_order
 from seg_desktop.store.export_rows import EXPORT_COLUMNS, ExportRow, iter_export_rows
 from seg_desktop.store.runs import RunSummary
 from seg_desktop.store.schema import (
@@ -309,7 +310,9 @@ def client_detail(connection: Connection, client_id: int) -> ClientDetail:
     tag_t = table_of(ClientTag)
     tags = tuple(
         connection.execute(
-            select(tag_t.c.tag).where(tag_t.c.client_id == client_id).order_by(tag_t.c.tag)
+            select(tag_t.c.tag)
+            .where(tag_t.c.client_id == client_id)
+            .order_by(binary_order(tag_t.c.tag))
         ).scalars()
     )
     group_t, member_t = table_of(ClientGroup), table_of(GroupMember)
@@ -319,7 +322,7 @@ def client_detail(connection: Connection, client_id: int) -> ClientDetail:
             select(group_t.c.name, group_t.c.kind)
             .select_from(member_t.join(group_t, group_t.c.id == member_t.c.group_id))
             .where(member_t.c.client_id == client_id)
-            .order_by(group_t.c.name)
+            .order_by(binary_order(group_t.c.name))
         )
     )
     month_t = table_of(ClientMonth)
@@ -413,6 +416,6 @@ def _segment_names(connection: Connection, client_id: int) -> tuple[str, ...]:
     )
     return tuple(
         connection.execute(
-            select(segment_t.c.name).where(is_member).order_by(segment_t.c.name)
+            select(segment_t.c.name).where(is_member).order_by(binary_order(segment_t.c.name))
         ).scalars()
     )

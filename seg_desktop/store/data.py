@@ -22,7 +22,13 @@ from sqlalchemy import (
 
 from seg_desktop.core.money import Cents
 from seg_desktop.core.rules import ClientFacts
-from seg_desktop.store.dialect import bulk_insert, date_param, int_div
+from seg_desktop.store.dialect import (
+    binary_order,
+    bulk_insert,
+    date_param,
+    int_div,
+    storable_text,
+)
 from seg_desktop.store.schema import (
     Client,
     ClientGroup,
@@ -80,10 +86,29 @@ class GroupInfo:
     member_count: int
 
 
-def insert_clients(connection: Connection, clients: Sequence[NewClient]) -> dict[str, int]:
-    """Insert new clients (refs must be new) with tags and groups; returns ref -> id."""
-    if not clients:
+def _storable_client(given: NewClient) -> NewClient:
+    texts = [given.ref, given.name, given.email or "", given.status or "", *given.tags]
+    if not any("\x00" in text for text in texts):
+        return given
+    return NewClient(
+        ref=storable_text(given.ref),
+        name=storable_text(given.name),
+        email=None if given.email is None else storable_text(given.email),
+        status=None if given.status is None else storable_text(given.status),
+        tags=frozenset(storable_text(tag) for tag in given.tags),
+        groups=given.groups,
+    )
+
+
+def insert_clients(connection: Connection, given: Sequence[NewClient]) -> dict[str, int]:
+    """Insert new clients (refs must be new) with tags and groups; returns ref -> id.
+
+    Texts are stored as `storable_text` keeps them (no NUL); the result is keyed
+    by the refs as given.
+    """
+    if not given:
         return {}
+    clients = [_storable_client(c) for c in given]
     for start in range(0, len(clients), _BATCH):
         chunk = clients[start : start + _BATCH]
         connection.execute(
@@ -101,7 +126,7 @@ def insert_clients(connection: Connection, clients: Sequence[NewClient]) -> dict
         insert(stats_t),
         [{"client_id": ids[c.ref], "total_cents": 0, "invoice_count": 0} for c in clients],
     )
-    return ids
+    return {asked.ref: ids[kept.ref] for asked, kept in zip(given, clients, strict=True)}
 
 
 def client_ids_by_ref(
@@ -134,6 +159,10 @@ def ensure_groups(
 
 def set_group_memberships(connection: Connection, groups_of: Mapping[int, Sequence[str]]) -> None:
     """Replace the group memberships of the given clients (groups created as 'other' if new)."""
+    groups_of = {
+        client_id: [storable_text(name) for name in groups]
+        for client_id, groups in groups_of.items()
+    }
     names = {name for groups in groups_of.values() for name in groups}
     group_ids = ensure_groups(connection, ((name, "other") for name in sorted(names)))
     client_list = list(groups_of)
@@ -275,7 +304,7 @@ def list_groups(connection: Connection) -> list[GroupInfo]:
         select(group_t.c.id, group_t.c.name, group_t.c.kind, count)
         .select_from(group_t.outerjoin(member_t, member_t.c.group_id == group_t.c.id))
         .group_by(group_t.c.id, group_t.c.name, group_t.c.kind)
-        .order_by(group_t.c.name)
+        .order_by(binary_order(group_t.c.name))
     )
     return [GroupInfo(gid, name, kind, int(n)) for gid, name, kind, n in rows]
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
+from seg_desktop.store.dialect import ENGINE_EXECUTION_OPTIONS, postgresql_begin
 from seg_desktop.store.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -121,6 +122,11 @@ def _sqlite_on_begin(connection: Connection) -> None:
     connection.exec_driver_sql(mode)
 
 
+def _postgresql_on_begin(connection: Connection) -> None:
+    # The same guarantees on a server: writers one at a time, reads from one snapshot.
+    postgresql_begin(connection, bool(connection.info.get("write")))
+
+
 class Database:
     """An open office database: the engine, and transactions to read or write in."""
 
@@ -173,6 +179,11 @@ def translate_errors(target: str) -> Iterator[None]:
     except OperationalError as error:
         message = str(error.orig) if error.orig is not None else str(error)
         lowered = message.lower()
+        if "lock timeout" in lowered:  # PostgreSQL: the writer lock (dialect.postgresql_begin)
+            raise DatabaseBusy(
+                f"{target} is busy: another seg-desktop has been saving to it for minutes "
+                "(a long run or import); try again when it has finished"
+            ) from None
         if "locked" in lowered or "busy" in lowered:
             raise DatabaseBusy(
                 f"{target} is locked by another program (another seg-desktop window, a backup "
@@ -243,12 +254,14 @@ def open_database(
                 url = f"sqlite:///file:{path}?mode=ro&uri=true"
         engine_args["connect_args"] = {"check_same_thread": False, "timeout": 5}
     try:
-        engine = create_engine(url, **engine_args)
+        engine = create_engine(url, execution_options=ENGINE_EXECUTION_OPTIONS, **engine_args)
     except (ArgumentError, SQLAlchemyError, ImportError) as error:
         raise StoreError(f"cannot open {target}: {error}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "begin", _postgresql_on_begin)
     database = Database(engine, url)
     database.read_only = read_only
     try:
@@ -281,6 +294,11 @@ def _prepare(database: Database) -> None:
                 take_backup(source, "migration")  # a failed backup blocks the upgrade
         if database.is_sqlite:
             _enable_wal(database)
+        if version == SCHEMA_VERSION and not database.is_sqlite:
+            # Nothing to create or upgrade: no write, so opening a server office never
+            # queues behind another desktop's whole run or import. (A SQLite file still
+            # takes its write lock here, which tells at once when another program holds it.)
+            return
         with database.write() as connection:
             # Look again under the write lock: another process may have created or
             # upgraded the file since the look above.

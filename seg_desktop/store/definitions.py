@@ -20,6 +20,7 @@ from seg_desktop.core.rules import (
 )
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier, default_strategy
 from seg_desktop.store.database import StoreError, insert_returning_id
+from seg_desktop.store.dialect import binary_order
 from seg_desktop.store.schema import (
     CriterionRow,
     Segment,
@@ -200,7 +201,7 @@ def list_segments(connection: Connection) -> list[SegmentInfo]:
         criteria.setdefault(segment_id, []).append(
             Criterion(RuleField(field_name), Operator(operator), value)
         )
-    rows = connection.execute(select(segment_t).order_by(segment_t.c.name)).mappings()
+    rows = connection.execute(select(segment_t).order_by(binary_order(segment_t.c.name))).mappings()
     return [
         SegmentInfo(
             id=row["id"],
@@ -272,6 +273,14 @@ def save_segment(
 def delete_segment(connection: Connection, segment_id: int) -> None:
     """Delete a segment (its criteria and membership go with it; clients are untouched)."""
     connection.execute(delete(segment_t).where(segment_t.c.id == segment_id))
+
+
+def office_defaults_missing(connection: Connection) -> bool:
+    """Whether `ensure_office_defaults` has anything to add (so opening needs no write)."""
+    saved = set(connection.execute(select(strategy_t.c.kind)).scalars())
+    if any(kind.value not in saved for kind in StrategyKind):
+        return True
+    return connection.execute(select(segment_t.c.id).limit(1)).first() is None
 
 
 def ensure_office_defaults(connection: Connection) -> None:

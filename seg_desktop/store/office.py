@@ -45,8 +45,13 @@ class Office:
         database = open_database(db, create=create, read_only=read_only)
         office = cls(database)
         if not read_only:
-            with database.write() as connection:
-                definitions.ensure_office_defaults(connection)
+            # Looked at first in a read: opening an office that has them takes no write
+            # lock, so it never waits for another desktop's long run or import.
+            with database.read() as connection:
+                missing = definitions.office_defaults_missing(connection)
+            if missing:
+                with database.write() as connection:
+                    definitions.ensure_office_defaults(connection)
         return office
 
     @property

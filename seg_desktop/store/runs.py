@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +18,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     false,
     func,
     insert,
@@ -37,14 +41,16 @@ from seg_desktop.core.money import Cents
 from seg_desktop.core.periods import EffectiveRange
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
 from seg_desktop.store import data, definitions
-from seg_desktop.store.database import Database, insert_returning_id
-from seg_desktop.store.dialect import bulk_insert
+from seg_desktop.store.database import Database, StoreError, insert_returning_id, translate_errors
+from seg_desktop.store.dialect import bulk_insert, release_run_lock, try_run_lock
+from seg_desktop.store.lock import LockOwner
 from seg_desktop.store.schema import (
     Client,
     ClientMonth,
     MembershipEvent,
     Run,
     RunAssignment,
+    Setting,
     table_of,
 )
 
@@ -53,6 +59,22 @@ assignment_t = table_of(RunAssignment)
 month_t = table_of(ClientMonth)
 event_t = table_of(MembershipEvent)
 client_t = table_of(Client)
+setting_t = table_of(Setting)
+
+# The `setting` row naming who holds the run lock on a server (a LockOwner as JSON).
+RUNNER_SETTING = "run_in_progress"
+
+
+class RunInProgress(StoreError):
+    """Another desktop is running segmentation on the same server database."""
+
+    def __init__(self, target: str, owner: LockOwner | None) -> None:
+        self.owner = owner
+        who = owner.describe() if owner is not None else "another seg-desktop"
+        super().__init__(
+            f"segmentation is already running on {target}, started by {who}; the current run "
+            "stays as it is: try again when that run has been saved"
+        )
 
 
 @dataclass(frozen=True)
@@ -154,7 +176,7 @@ def run_segmentation(
     """
     report = progress or (lambda _f, _m: None)
     stop = cancelled or (lambda: False)
-    with database.write() as connection:
+    with one_run_at_a_time(database), database.write() as connection:
         inputs = load_inputs(connection, as_of)
         result = compute_run(inputs, lambda period: productions(connection, period), report, stop)
         report(0.9, "Saving the run")
@@ -166,6 +188,53 @@ def run_segmentation(
         summary = get_run(connection, run_id)
     assert summary is not None
     return summary
+
+
+@contextlib.contextmanager
+def one_run_at_a_time(database: Database) -> Iterator[None]:
+    """Hold the office's run lock while a run computes and saves; RunInProgress if another has it.
+
+    A SQLite file needs nothing more: its write transaction (BEGIN IMMEDIATE) and the
+    one-writer lock file already keep a second run out. On PostgreSQL a session-level
+    advisory lock, taken without waiting, refuses a second desktop at once; the
+    holder's name and start time are saved beside it (`RUNNER_SETTING`) so the
+    refused one is told who is running and since when. The server drops the lock
+    when the holder's connection ends, however its program ends; a name left behind
+    by a killed run is simply overwritten by the next one.
+    """
+    if database.is_sqlite:
+        yield
+        return
+    recorded: str | None = None
+    with translate_errors(database.target), database.engine.connect() as holder:
+        with holder.begin():
+            acquired = try_run_lock(holder)
+            if acquired:
+                owner = LockOwner(
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    started_at=dt.datetime.now().replace(microsecond=0),
+                )
+                holder.execute(delete(setting_t).where(setting_t.c.key == RUNNER_SETTING))
+                holder.execute(insert(setting_t).values(key=RUNNER_SETTING, value=owner.to_json()))
+            else:
+                recorded = holder.execute(
+                    select(setting_t.c.value).where(setting_t.c.key == RUNNER_SETTING)
+                ).scalar()
+        if not acquired:
+            raise RunInProgress(
+                database.target, LockOwner.from_json(recorded) if recorded else None
+            )
+        try:
+            yield
+        finally:
+            try:
+                with holder.begin():
+                    holder.execute(delete(setting_t).where(setting_t.c.key == RUNNER_SETTING))
+                    release_run_lock(holder)
+            except Exception:
+                # The lock goes with the session: never hand this one back to the pool.
+                holder.invalidate()
 
 
 def save_run(

@@ -26,6 +26,7 @@ from seg_desktop.core.periods import (
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data, definitions, runs
 from seg_desktop.store.database import Database
+from seg_desktop.store.dialect import binary_order
 from seg_desktop.store.schema import Client, ClientGroup, table_of
 
 client_t = table_of(Client)
@@ -157,7 +158,9 @@ def _subjects(
     limit: int | None = None,
 ) -> list[Subject]:
     if kind is StrategyKind.INDIVIDUAL:
-        query = select(client_t.c.id, client_t.c.ref, client_t.c.name).order_by(client_t.c.ref)
+        query = select(client_t.c.id, client_t.c.ref, client_t.c.name).order_by(
+            binary_order(client_t.c.ref)
+        )
         if chunk_ids is not None:
             query = query.where(client_t.c.id.in_(chunk_ids))
         if text:
@@ -173,7 +176,9 @@ def _subjects(
         return [
             Subject(kind, int(i), f"{ref} · {name}") for i, ref, name in connection.execute(query)
         ]
-    query = select(group_t.c.id, group_t.c.name, group_t.c.kind).order_by(group_t.c.name)
+    query = select(group_t.c.id, group_t.c.name, group_t.c.kind).order_by(
+        binary_order(group_t.c.name)
+    )
     if chunk_ids is not None:
         query = query.where(group_t.c.id.in_(chunk_ids))
     if text:

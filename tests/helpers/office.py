@@ -189,10 +189,10 @@ def db_scalar(db: str | Path, sql: str) -> object:
 def db_execute(db: str | Path, *statements: str) -> None:
     """Run statements in one committed transaction, from outside the program."""
     if is_sqlite_target(db):
-        with contextlib.closing(sqlite3.connect(str(db).removeprefix("sqlite:///"))) as raw:
-            with raw:
-                for statement in statements:
-                    raw.execute(statement)
+        path = str(db).removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path)) as raw, raw:
+            for statement in statements:
+                raw.execute(statement)
         return
     engine = create_engine(str(db))
     try:

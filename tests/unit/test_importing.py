@@ -28,7 +28,14 @@ from seg_desktop.io.readers import (
     RowProblem,
 )
 from seg_desktop.store.office import Office
-from tests.helpers.office import OfficeUrlFactory, add_clients, client, make_office, snapshot
+from tests.helpers.office import (
+    OfficeUrlFactory,
+    add_clients,
+    add_revenue,
+    client,
+    make_office,
+    snapshot,
+)
 
 DEFAULT = ImportOptions()
 
@@ -360,6 +367,8 @@ def test_xlsx_imports_exactly_what_the_same_csv_does(
     assert revenue_in(from_xlsx) == revenue_in(from_csv)
     assert stats_in(from_xlsx) == stats_in(from_csv)
     assert months_in(from_xlsx) == months_in(from_csv)
+    from_csv.close()
+    from_xlsx.close()
 
 
 # --------------------------------------------------------------------------- re-importing
@@ -602,13 +611,28 @@ def big_revenue_office(tmp_path: Path, office_url: str) -> tuple[Office, Path]:
     )
 
 
+@pytest.fixture
+def big_office(tmp_path: Path, office_url: str) -> Iterator[Callable[[Kind], tuple[Office, Path]]]:
+    """big_clients_office or big_revenue_office on this test's engine, closed afterwards."""
+    opened: list[Office] = []
+
+    def build(kind: Kind) -> tuple[Office, Path]:
+        office, path = (big_clients_office if kind == "clients" else big_revenue_office)(
+            tmp_path, office_url
+        )
+        opened.append(office)
+        return office, path
+
+    yield build
+    for office in opened:
+        office.close()
+
+
 @pytest.mark.parametrize("kind", ["clients", "revenue"])
 def test_cancelling_at_any_check_leaves_the_office_unchanged(
-    tmp_path: Path, office_url: str, kind: Kind
+    big_office: Callable[[Kind], tuple[Office, Path]], kind: Kind
 ) -> None:
-    office, path = (big_clients_office if kind == "clients" else big_revenue_office)(
-        tmp_path, office_url
-    )
+    office, path = big_office(kind)
     # A dry run tells how often the import asks; cancel at each of those moments in turn.
     cancelled, calls = counting_cancel(None)
     preview = run(office, kind, path, dry_run=True, cancelled=cancelled)
@@ -627,9 +651,10 @@ def test_cancelling_at_any_check_leaves_the_office_unchanged(
 
 
 def test_an_ambiguous_date_late_in_the_file_leaves_the_office_unchanged(
-    tmp_path: Path, office_url: str
+    tmp_path: Path, office: Office
 ) -> None:
-    office, _ = make_office(office_url, [client("C1")], [("C1", d("2026-01-01"), 100)])
+    add_clients(office, [client("C1")])
+    add_revenue(office, [("C1", d("2026-01-01"), 100)])
     good = "".join(f"C1,2026-02-{1 + n % 28:02d},{n}.00\n" for n in range(BIG))
     path = write(
         tmp_path, "revenue.csv", "client_ref,date,amount\n" + good + "C1,03/04/2026,1.00\n"
@@ -649,9 +674,9 @@ def test_an_ambiguous_date_late_in_the_file_leaves_the_office_unchanged(
 
 
 def test_an_undecodable_byte_after_many_updates_leaves_the_office_unchanged(
-    tmp_path: Path, office_url: str
+    big_office: Callable[[Kind], tuple[Office, Path]],
 ) -> None:
-    office, path = big_clients_office(tmp_path, office_url)
+    office, path = big_office("clients")
     # A Windows-1252 "é" in the last row of a file declared UTF-8.
     path.write_bytes(path.read_bytes() + b"Z1,Caf\xe9\n")
     before = snapshot(office)

@@ -3,7 +3,9 @@
 A shared office with awkward data (LIKE wildcards, backslashes, quotes, case
 variants, empty and missing values, refunds, clients without revenue or tier)
 is built once; hypothesis draws criteria, match modes and as-of dates against
-it. A second property builds a small random office per example in memory.
+it. A second property builds a small random office per example (in memory on
+SQLite; on PostgreSQL in the test's database, emptied before each example).
+Both run on each engine.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -36,7 +37,8 @@ from seg_desktop.core.rules import (
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store.data import NewClient
 from seg_desktop.store.office import Office
-from tests.helpers.office import add_clients, add_revenue
+from seg_desktop.store.schema import Base
+from tests.helpers.office import OfficeUrlFactory, add_clients, add_revenue, is_sqlite_target
 
 AS_OF = dt.date(2026, 3, 15)
 NAMES = [
@@ -82,9 +84,8 @@ def build_office(office: Office, rng: random.Random, count: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedOffice]:
-    path: Path = tmp_path_factory.mktemp("rules_sql") / "office.db"
-    office = Office.open(path)
+def shared(module_office_url_factory: OfficeUrlFactory) -> Iterator[SharedOffice]:
+    office = Office.open(module_office_url_factory("rules_sql.db"))
     rng = random.Random(20260315)
     build_office(office, rng, 70)
     # A client whose revenue nets to zero, and one with exactly 5 and 6 invoices.
@@ -182,7 +183,34 @@ def test_sql_members_equal_python_members_on_a_shared_office(
     assert office.count_matching(definition, as_of) == len(expected)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Kept for the definitions: rows of every other table are what one example adds.
+DEFINITION_TABLES = {"meta", "setting", "strategy", "tier", "segment", "criterion"}
+
+
+@contextlib.contextmanager
+def empty_office(office_url: str) -> Iterator[Office]:
+    """A new office for one example: in memory on SQLite; on PostgreSQL the test's
+    database with everything but the definitions deleted (a new database per example
+    would take most of the test's time)."""
+    if is_sqlite_target(office_url):
+        office = Office.open("sqlite://")
+    else:
+        office = Office.open(office_url)
+        with office.database.write() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table.name not in DEFINITION_TABLES:
+                    connection.execute(table.delete())
+    try:
+        yield office
+    finally:
+        office.close()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     seed=st.integers(0, 2**32 - 1),
     count=st.integers(0, 12),
@@ -191,10 +219,9 @@ def test_sql_members_equal_python_members_on_a_shared_office(
     as_of=as_of_dates,
 )
 def test_sql_members_equal_python_members_on_random_small_offices(
-    seed: int, count: int, run: bool, data: st.DataObject, as_of: dt.date
+    office_url: str, seed: int, count: int, run: bool, data: st.DataObject, as_of: dt.date
 ) -> None:
-    office = Office.open("sqlite://")
-    try:
+    with empty_office(office_url) as office:
         build_office(office, random.Random(seed), count)
         if run:
             with contextlib.suppress(InsufficientData):
@@ -210,8 +237,6 @@ def test_sql_members_equal_python_members_on_random_small_offices(
             assert office.matching_ids(definition, as_of) == python_members(
                 office, definition, as_of
             )
-    finally:
-        office.close()
 
 
 @pytest.mark.parametrize(
@@ -232,9 +257,9 @@ def test_sql_members_equal_python_members_on_random_small_offices(
     ],
 )
 def test_literal_characters_in_sql(
-    tmp_path: Path, field: RuleField, operator: str, value: str | None, refs: list[str]
+    office_url: str, field: RuleField, operator: str, value: str | None, refs: list[str]
 ) -> None:
-    office = Office.open(tmp_path / "office.db")
+    office = Office.open(office_url)
     try:
         ids = add_clients(
             office,

@@ -26,6 +26,7 @@ from seg_desktop.core.rules import (
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data
 from seg_desktop.store import database as database_module
+from seg_desktop.store import quick_check as quick_check_module
 from seg_desktop.store.data import NewClient, NewRevenue
 from seg_desktop.store.database import (
     DatabaseBusy,
@@ -51,6 +52,8 @@ from tests.helpers.office import (
 
 D = dt.date
 AS_OF = D(2026, 3, 15)
+CURRENT = database_module.SCHEMA_VERSION  # the schema this program writes
+NEXT = CURRENT + 1  # a newer program's, or the one an upgrade test pretends to reach
 IND, GRP = StrategyKind.INDIVIDUAL, StrategyKind.GROUP
 
 
@@ -88,7 +91,7 @@ def test_a_new_office_is_created_with_the_defaults_and_reopens_with_its_data(
         office.close()
     if is_sqlite_target(path):
         assert Path(path).stat().st_mode & 0o077 == 0  # client data: readable by the user only
-    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(CURRENT)
     assert db_scalar(path, "SELECT value FROM meta WHERE key = 'application'") == "seg_desktop"
     reopened = Office.open(path)
     try:
@@ -153,18 +156,19 @@ def test_a_text_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
 def test_a_database_of_a_newer_version_is_refused(office_url: str) -> None:
     path = office_url
     Office.open(path).close()
-    db_execute(path, "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(NewerDatabase, match=r"newer version of seg-desktop \(schema 2"):
+    db_execute(path, f"UPDATE meta SET value = '{NEXT}' WHERE key = 'schema_version'")
+    with pytest.raises(NewerDatabase, match=rf"newer version of seg-desktop \(schema {NEXT}"):
         Office.open(path)
-    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(NEXT)
 
 
-def simulate_version_two(monkeypatch: pytest.MonkeyPatch, steps: dict[int, object]) -> None:
-    """As if the program's schema were version 2, with these upgrade steps."""
-    monkeypatch.setattr(database_module, "SCHEMA_VERSION", 2)
+def simulate_next_version(monkeypatch: pytest.MonkeyPatch, steps: dict[int, object]) -> None:
+    """As if the program's schema were the next version, with these upgrade steps."""
+    monkeypatch.setattr(database_module, "SCHEMA_VERSION", NEXT)
+    monkeypatch.setattr(quick_check_module, "SCHEMA_VERSION", NEXT)  # the check on open
     monkeypatch.setattr(database_module, "MIGRATIONS", steps)
     # migrate()'s default target was bound when the module was imported.
-    monkeypatch.setattr(database_module.migrate, "__defaults__", (2,))
+    monkeypatch.setattr(database_module.migrate, "__defaults__", (NEXT,))
 
 
 def test_an_older_database_is_upgraded_once_and_stamped(
@@ -179,11 +183,11 @@ def test_an_older_database_is_upgraded_once_and_stamped(
         calls.append(1)
         connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
 
-    simulate_version_two(monkeypatch, {1: add_notes})
+    simulate_next_version(monkeypatch, {CURRENT: add_notes})
     upgraded = Office.open(path)
     upgraded.close()
     assert calls == [1]
-    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(NEXT)
     assert "note" in db_table_names(path)
     assert db_scalar(path, "SELECT count(*) FROM revenue") == 1
     Office.open(path).close()
@@ -202,7 +206,7 @@ def test_an_upgrade_made_by_another_process_meanwhile_is_not_run_again(
         calls.append("add_notes")
         connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
 
-    simulate_version_two(monkeypatch, {1: add_notes})
+    simulate_next_version(monkeypatch, {CURRENT: add_notes})
     original_write = database_module.Database.write
     other_opened = False
 
@@ -220,7 +224,7 @@ def test_an_upgrade_made_by_another_process_meanwhile_is_not_run_again(
     monkeypatch.setattr(database_module.Database, "write", write_after_another_process_upgraded)
     open_database(path).close()
     assert calls == ["add_notes"]
-    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "2"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(NEXT)
 
 
 def test_a_failing_upgrade_leaves_the_database_as_it_was(
@@ -233,10 +237,10 @@ def test_a_failing_upgrade_leaves_the_database_as_it_was(
         connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY)"))
         raise RuntimeError("step failed")
 
-    simulate_version_two(monkeypatch, {1: half_done})
+    simulate_next_version(monkeypatch, {CURRENT: half_done})
     with pytest.raises(RuntimeError, match="step failed"):
         Office.open(path)
-    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(CURRENT)
     assert "note" not in db_table_names(path)
 
 
@@ -245,10 +249,10 @@ def test_an_upgrade_with_a_missing_step_is_refused(
 ) -> None:
     path = office_url
     Office.open(path).close()
-    simulate_version_two(monkeypatch, {})
-    with pytest.raises(StoreError, match="no upgrade is known from schema version 1"):
+    simulate_next_version(monkeypatch, {})
+    with pytest.raises(StoreError, match=f"no upgrade is known from schema version {CURRENT}"):
         Office.open(path)
-    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == "1"
+    assert db_scalar(path, "SELECT value FROM meta WHERE key = 'schema_version'") == str(CURRENT)
 
 
 @pytest.fixture
@@ -633,3 +637,36 @@ def test_an_amount_too_large_to_store_is_refused_before_it_reaches_the_database(
         office.count_matching(definition, AS_OF)
     with pytest.raises(RuleValueError):
         office.save_segment(definition, as_of=AS_OF)
+
+
+# Names a linguistic collation (PostgreSQL's en-US) sorts differently from SQLite's bytes.
+AWKWARD_NAMES = ["b", "B", "a", "A", "Ä", "ä", "_x", "10", "9", "Zoë", "zoe", "a b", "ab"]
+
+
+def test_text_is_listed_in_the_same_order_on_both_engines(office: Office) -> None:
+    """Groups, segments, a client's tags, groups and segments, and the tier view's search
+    come back in one order on either engine: by code point, as SQLite compares text."""
+    from seg_desktop.store.clients import client_detail
+    from seg_desktop.store.strategy_data import find_subjects
+
+    expected = sorted(AWKWARD_NAMES)
+    assert expected != sorted(AWKWARD_NAMES, key=str.casefold)  # the orders do differ
+    ids = add_clients(
+        office,
+        [client(f"R{name}", tags=AWKWARD_NAMES, groups=AWKWARD_NAMES) for name in AWKWARD_NAMES],
+    )
+    for name in AWKWARD_NAMES:
+        office.save_segment(SegmentDefinition(name, ()), as_of=AS_OF)  # everyone is a member
+    with office.database.read() as connection:
+        assert [g.name for g in data.list_groups(connection)] == expected
+        detail = client_detail(connection, ids["Ra"])
+        assert list(detail.tags) == expected
+        assert [g.name for g in detail.groups] == expected
+        assert list(detail.segments) == expected
+        found = find_subjects(connection, IND, "", limit=100)
+        assert [s.label.split(" · ")[0] for s in found] == sorted(f"R{n}" for n in AWKWARD_NAMES)
+        groups = find_subjects(connection, GRP, "", limit=100)
+        assert [s.label.removesuffix(" (other)") for s in groups] == expected
+    listed = [s.definition.name for s in office.segments()]
+    assert [name for name in listed if name in AWKWARD_NAMES] == expected
+    assert listed == sorted(listed)
