@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -38,7 +38,7 @@ from seg_desktop.gui.clients_model import (
     ClientsTableModel,
     ClientTableKeys,
 )
-from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.gui.window_state import WindowStateStore
 from seg_desktop.io.export import SummarySection, write_csv, write_xlsx
@@ -81,49 +81,6 @@ _COLUMN_WIDTHS = {
 }
 
 
-class _RunnerQueue(QObject):
-    """Work for the session's worker that waits while it is busy; the newest of each kind wins.
-
-    ``session.submit`` refuses work while another task runs (a run, a save).
-    A reload must not be lost that way, nor pile up: a request waits here
-    under its kind ("table", "members", "export"), replacing an older request
-    of the same kind, and is submitted as soon as the runner is idle.
-    """
-
-    def __init__(self, session: OfficeSession, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._session = session
-        self._waiting: dict[str, tuple[str, Callable[[ProgressFn, CancelledFn], Any], Any]] = {}
-        session.runner.busy_changed.connect(self._busy_changed)
-
-    def request(
-        self,
-        kind: str,
-        name: str,
-        work: Callable[[ProgressFn, CancelledFn], T],
-        on_done: Callable[[T], None],
-    ) -> None:
-        """Submit now if the runner is idle, else when it next is."""
-        self._waiting[kind] = (name, work, on_done)
-        self._drain()
-
-    def is_waiting(self, kind: str) -> bool:
-        """Whether a request of this kind waits for the runner."""
-        return kind in self._waiting
-
-    def _busy_changed(self, busy: bool) -> None:
-        if not busy:
-            self._drain()
-
-    def _drain(self) -> None:
-        if not self._waiting:
-            return
-        kind = next(iter(self._waiting))
-        name, work, on_done = self._waiting[kind]
-        if self._session.submit(name, work, on_done):
-            del self._waiting[kind]
-
-
 class ClientsView(QWidget):
     """Every client, filtered by segment and search, with the chosen client's detail beside.
 
@@ -152,7 +109,7 @@ class ClientsView(QWidget):
         self.setObjectName("clients_view")
         self._session = session
         self._save_file_dialog: SaveFileDialog = save_file_dialog or QFileDialog.getSaveFileName
-        self._queue = _RunnerQueue(session, self)
+        self._queue = RunnerQueue(session, self)
         self._segments: list[SegmentInfo] = []
         self._current_client: int | None = None
         self._loaded = False
@@ -281,7 +238,7 @@ class ClientsView(QWidget):
             progress(0.7, "Indexing clients")
             return table, ClientTableKeys(table)
 
-        self._queue.request("table", "Loading clients", work, self._table_arrived)
+        self._queue.request("table", "Loading clients", work, self._table_arrived, background=True)
 
     def is_reload_pending(self) -> bool:
         """Whether a reload waits for the worker (busy with another task)."""
@@ -464,7 +421,7 @@ class ClientsView(QWidget):
             self.proxy.set_member_filter(member_ids)
             self.members_loaded.emit()
 
-        self._queue.request("members", "Loading segment members", work, done)
+        self._queue.request("members", "Loading segment members", work, done, background=True)
 
     def _apply_search(self) -> None:
         self._search_timer.stop()

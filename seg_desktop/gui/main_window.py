@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout, stop the workers (cancelling a running task) and close the office."""
-        if self.session.runner.is_busy():
+        if self.session.runner.is_doing_user_work():
             answer = QMessageBox.question(
                 self,
                 "A task is running",

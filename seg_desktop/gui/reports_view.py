@@ -53,12 +53,11 @@ from seg_desktop.core.money import format_money
 from seg_desktop.gui.runs_view import (
     EXCEL_ONLY,
     EXCEL_OR_CSV,
-    RunnerQueue,
     SaveFileDialog,
     ValueTableModel,
     choose_save_path,
 )
-from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io import reports
 from seg_desktop.io.export import Column
@@ -601,7 +600,9 @@ class ReportsView(QWidget):
                 top = history.top_clients(connection, TOP_CLIENTS, segment_id=segment_id)
             return report, trend, top
 
-        self._queue.request("tiers", "Building the tier report", work, self._tier_report_arrived)
+        self._queue.request(
+            "tiers", "Building the tier report", work, self._tier_report_arrived, background=True
+        )
 
     def checked_segment_ids(self) -> list[int]:
         """The segments ticked for the side-by-side comparison, in list order."""
@@ -640,7 +641,9 @@ class ReportsView(QWidget):
             with office.database.read() as connection:
                 return history.compare_segments(connection, ids)
 
-        self._queue.request("segments", "Comparing segments", work, self._segments_arrived)
+        self._queue.request(
+            "segments", "Comparing segments", work, self._segments_arrived, background=True
+        )
 
     def set_overlap_segments(self, a_id: int, b_id: int) -> None:
         """Choose the two segments of the overlap (and load it)."""
@@ -668,7 +671,9 @@ class ReportsView(QWidget):
             }
             return overlap, rows
 
-        self._queue.request("overlap", "Comparing two segments", work, self._overlap_arrived)
+        self._queue.request(
+            "overlap", "Comparing two segments", work, self._overlap_arrived, background=True
+        )
 
     # --- what is shown (for tests and the main window) ---------------------------------------
 

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
 
 from seg_desktop.core.money import format_money
 from seg_desktop.core.tiers import StrategyKind
-from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io import reports
 from seg_desktop.io.export import Column
@@ -56,7 +56,6 @@ from seg_desktop.store.runs import RunSummary
 __all__ = [
     "SORT_ROLE",
     "RunHistoryModel",
-    "RunnerQueue",
     "RunsView",
     "SaveFileDialog",
     "ValueTableModel",
@@ -76,50 +75,6 @@ EXCEL_OR_CSV = "Excel workbook (*.xlsx);;CSV file (*.csv)"
 EXCEL_ONLY = "Excel workbook (*.xlsx)"
 
 Index = QModelIndex | QPersistentModelIndex
-
-
-class RunnerQueue(QObject):
-    """Work for the session's worker that waits while it is busy; the newest of each kind wins.
-
-    ``session.submit`` refuses work while another task runs (a run, an
-    import). A view's load must be neither lost that way nor piled up: it waits
-    here under its kind, replacing an older request of that kind, and is
-    submitted as soon as the runner is idle. (The clients view has its own
-    copy of this; the two could move to ``tasks.py``.)
-    """
-
-    def __init__(self, session: OfficeSession, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._session = session
-        self._waiting: dict[str, tuple[str, Callable[[ProgressFn, CancelledFn], Any], Any]] = {}
-        session.runner.busy_changed.connect(self._busy_changed)
-
-    def request(
-        self,
-        kind: str,
-        name: str,
-        work: Callable[[ProgressFn, CancelledFn], T],
-        on_done: Callable[[T], None],
-    ) -> None:
-        """Submit now if the runner is idle, else when it next is."""
-        self._waiting[kind] = (name, work, on_done)
-        self._drain()
-
-    def is_waiting(self, kind: str) -> bool:
-        """Whether a request of this kind waits for the runner."""
-        return kind in self._waiting
-
-    def _busy_changed(self, busy: bool) -> None:
-        if not busy:
-            self._drain()
-
-    def _drain(self) -> None:
-        if not self._waiting:
-            return
-        kind = next(iter(self._waiting))
-        name, work, on_done = self._waiting[kind]
-        if self._session.submit(name, work, on_done):
-            del self._waiting[kind]
 
 
 def choose_save_path(
@@ -576,7 +531,9 @@ class RunsView(QWidget):
             tables = {key: reports.movement_list_table(compared, key) for key in reports.LISTS}
             return compared, tables
 
-        self._queue.request("compare", "Comparing runs", work, self._comparison_arrived)
+        self._queue.request(
+            "compare", "Comparing runs", work, self._comparison_arrived, background=True
+        )
 
     def comparison(self) -> ComparedRuns | None:
         """The comparison shown."""

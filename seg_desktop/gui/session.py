@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
@@ -63,13 +63,20 @@ class OfficeSession(QObject):
         name: str,
         work: Callable[[ProgressFn, CancelledFn], T],
         on_done: Callable[[T], None] | None = None,
+        *,
+        background: bool = False,
     ) -> bool:
         """Run database work on the worker; failures go to the `error` signal.
 
-        Returns False (and does nothing) while another task runs.
+        Returns False (and does nothing) while another task runs. ``background``
+        marks a read-only load that closing the window may drop without asking.
         """
         return self.runner.submit(
-            name, work, on_done, lambda error, trace: self._failed(name, error, trace)
+            name,
+            work,
+            on_done,
+            lambda error, trace: self._failed(name, error, trace),
+            background=background,
         )
 
     def _failed(self, name: str, error: BaseException, trace: str) -> None:
@@ -159,3 +166,53 @@ CANCEL_EXCEPTIONS: tuple[type[BaseException], ...] = (
     ImportCancelled,
 )
 """Exceptions that mean "the user cancelled" for the runners (reported as cancelled, not failed)."""
+
+
+class RunnerQueue(QObject):
+    """Work for the session's worker that waits while it is busy; the newest of each kind wins.
+
+    ``session.submit`` refuses work while another task runs (a run, an
+    import). A view's load must be neither lost that way nor piled up: it waits
+    here under its kind ("table", "compare", "export-csv"…), replacing an older
+    request of that kind, and is submitted as soon as the runner is idle.
+    """
+
+    def __init__(self, session: OfficeSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._waiting: dict[
+            str, tuple[str, Callable[[ProgressFn, CancelledFn], Any], Any, bool]
+        ] = {}
+        session.runner.busy_changed.connect(self._busy_changed)
+
+    def request(
+        self,
+        kind: str,
+        name: str,
+        work: Callable[[ProgressFn, CancelledFn], T],
+        on_done: Callable[[T], None],
+        *,
+        background: bool = False,
+    ) -> None:
+        """Submit now if the runner is idle, else when it next is.
+
+        ``background=True`` for loads that only read (see `OfficeSession.submit`).
+        """
+        self._waiting[kind] = (name, work, on_done, background)
+        self._drain()
+
+    def is_waiting(self, kind: str) -> bool:
+        """Whether a request of this kind waits for the runner."""
+        return kind in self._waiting
+
+    def _busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self._drain()
+
+    def _drain(self) -> None:
+        if not self._waiting:
+            return
+        kind = next(iter(self._waiting))
+        name, work, on_done, background = self._waiting[kind]
+        if self._session.submit(name, work, on_done, background=background):
+            del self._waiting[kind]

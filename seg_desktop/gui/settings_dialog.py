@@ -44,8 +44,7 @@ from seg_desktop.core.periods import (
     SegmentationSettings,
 )
 from seg_desktop.gui.nightly import NightlyScheduler
-from seg_desktop.gui.runs_view import RunnerQueue
-from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.store import history
 from seg_desktop.store.database import StoreError

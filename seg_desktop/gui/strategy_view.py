@@ -445,7 +445,7 @@ class StrategyView(QWidget):
         as_of = self.session.today()
         work = load_productions_work(self.session, self.kind, as_of)
         if self.session.submit(
-            f"Loading the {self.kind.label.lower()} chart", work, self._loaded_in
+            f"Loading the {self.kind.label.lower()} chart", work, self._loaded_in, background=True
         ):
             self._loading = True
             self._load_waiting = False

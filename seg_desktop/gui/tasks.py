@@ -76,6 +76,7 @@ class _Job:
     fn: Callable[[ProgressFn, CancelledFn], Any]
     on_done: Callable[[Any], None] | None
     on_error: ErrorCallback | None
+    background: bool = False
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
 
@@ -281,17 +282,21 @@ class TaskRunner(QObject):
         fn: Callable[[ProgressFn, CancelledFn], T],
         on_done: Callable[[T], None] | None = None,
         on_error: ErrorCallback | None = None,
+        *,
+        background: bool = False,
     ) -> bool:
         """Start ``fn`` on the worker thread; return False if busy or shut down.
 
         ``name`` is shown to the user (e.g. "Running segmentation"). ``on_done(result)``
         and ``on_error(error, traceback_text)`` run on the GUI thread, after the
         ``finished`` / ``failed`` signals. A refused submission changes nothing.
+        ``background=True`` marks work that only reads (loading a view): closing the
+        window may drop it without asking the user.
         """
         self._assert_gui_thread()
         if self._closed or self.is_busy():
             return False
-        self._start(self._make_job(name, fn, on_done, on_error))
+        self._start(self._make_job(name, fn, on_done, on_error, background))
         return True
 
     def cancel(self) -> None:
@@ -307,6 +312,10 @@ class TaskRunner(QObject):
     def current_name(self) -> str | None:
         """Return the name of the running task, or None when idle."""
         return None if self._current is None else self._current.name
+
+    def is_doing_user_work(self) -> bool:
+        """True while a task the user asked for runs (not a background load)."""
+        return any(job is not None and not job.background for job in (self._current, self._queued))
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel the running task and stop the worker thread; call before closing.
@@ -347,9 +356,10 @@ class TaskRunner(QObject):
         fn: Callable[[ProgressFn, CancelledFn], Any],
         on_done: Callable[[Any], None] | None,
         on_error: ErrorCallback | None,
+        background: bool = False,
     ) -> _Job:
         self._next_id += 1
-        return _Job(self._next_id, name, fn, on_done, on_error)
+        return _Job(self._next_id, name, fn, on_done, on_error, background)
 
     def _assert_gui_thread(self) -> None:
         # Like Orange3: results must be handled where the widgets live, and a call from
@@ -498,6 +508,8 @@ class LatestOnlyRunner(TaskRunner):
         fn: Callable[[ProgressFn, CancelledFn], T],
         on_done: Callable[[T], None] | None = None,
         on_error: ErrorCallback | None = None,
+        *,
+        background: bool = False,
     ) -> bool:
         """Start ``fn`` now, or queue it in place of any waiting submission.
 
@@ -506,7 +518,7 @@ class LatestOnlyRunner(TaskRunner):
         self._assert_gui_thread()
         if self._closed:
             return False
-        job = self._make_job(name, fn, on_done, on_error)
+        job = self._make_job(name, fn, on_done, on_error, background)
         if not self.is_busy():
             self._start(job)
             return True

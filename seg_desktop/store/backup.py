@@ -388,7 +388,9 @@ def daily_backup_if_due(
 ) -> Path | None:
     """Take the day's backup unless one (of any kind) was taken on ``now``'s day already.
 
-    Returns the new backup, or None when none was due (or there is no database yet).
+    Returns the new backup, or None when none was due, there is no database yet,
+    or the file fails the check on open (not ours, damaged, newer): opening it
+    reports that, and nothing is written next to a file that is not an office.
     """
     db = Path(db_path).expanduser().absolute()
     moment = now or dt.datetime.now()
@@ -400,6 +402,8 @@ def daily_backup_if_due(
     except OSError as error:
         raise BackupError(f"no daily backup was taken: {_why(error, db)}") from None
     if any(b.taken_at.date() == moment.date() for b in list_backups(db)):
+        return None
+    if diagnose(db) is not None:
         return None
     return take_backup(db, "daily", now=moment)
 

@@ -51,3 +51,26 @@ def started_qthreads() -> Iterator[list[QThread]]:
     if leaked:
         names = ", ".join(repr(t.objectName() or type(t).__name__) for t in leaked)
         pytest.fail(f"QThread still running at teardown: {names}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_message_boxes() -> Iterator[list[str]]:
+    """A modal message box nobody answers would hang the run: answer Cancel and fail the test.
+
+    A test that expects a box patches ``QMessageBox``'s function itself (its patch is
+    applied after this one, so it wins). Yields the titles of the boxes shown.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+
+    def unexpected(_parent: object, title: str, *_args: Any, **_kwargs: Any) -> Any:
+        shown.append(title)
+        return QMessageBox.StandardButton.Cancel
+
+    with pytest.MonkeyPatch.context() as patcher:
+        for name in ("question", "warning", "critical", "information"):
+            patcher.setattr(QMessageBox, name, unexpected)
+        yield shown
+    if shown:
+        pytest.fail(f"unexpected modal message box(es): {shown}")
