@@ -199,6 +199,8 @@ def run_window(db: str, argv: list[str] | None = None) -> int:
             if not smoke_exit_ms:
                 QTimer.singleShot(0, lambda: offer_first_start(window))
             start_daily_backups(window)
+        # After the first-start offer: a catch-up run waits for the demo load to finish.
+        QTimer.singleShot(0, window.start_nightly)
         code = app.exec()
         window.session.office.close()
         return int(code)

@@ -346,6 +346,7 @@ class ClientDetailPanel(QWidget):
         why_layout.addLayout(self._why_lines)
         why_layout.addWidget(self.why_note_label)
         layout.addWidget(why_box)
+        self._content_layout = layout
         layout.addStretch(1)
 
         scroll = QScrollArea()
@@ -362,6 +363,11 @@ class ClientDetailPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._stack)
         self.setMinimumWidth(300)
+
+    def add_section(self, title: str, widget: QWidget) -> None:
+        """Add a titled section under the others (the membership log, for instance)."""
+        stretch_at = self._content_layout.count() - 1
+        self._content_layout.insertWidget(stretch_at, _section(title, widget))
 
     # -- what the view calls -----------------------------------------------------------------
 

@@ -12,7 +12,7 @@ the view builds them on the worker thread together with the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -24,14 +24,16 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QPointF,
     Qt,
 )
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QPolygonF
 
 from seg_desktop.core.money import format_money
 from seg_desktop.io.export import Column
 from seg_desktop.io.exporting import EXPORT_COLUMNS
 from seg_desktop.store.clients import TEXT_COLUMNS, ClientTable
+from seg_desktop.store.history import TierChange
 
 __all__ = [
     "CLIENT_ID_ROLE",
@@ -56,6 +58,7 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
 _NUMBER_ALIGNMENT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _TIER_COLUMN = next(i for i, column in enumerate(COLUMNS) if column.key == "tier")
 
@@ -189,6 +192,28 @@ class ClientTableKeys:
 # --- the source model -------------------------------------------------------------------------
 
 
+_ARROWS: dict[bool, QIcon] = {}
+
+
+def _arrow_icon(up: bool) -> QIcon:
+    """A small green up or red down triangle: the client's tier moved since the previous run."""
+    icon = _ARROWS.get(up)
+    if icon is None:
+        pixmap = QPixmap(12, 12)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#1b873f") if up else QColor("#c62828"))
+        points = [QPointF(6, 1), QPointF(11, 10), QPointF(1, 10)]
+        if not up:
+            points = [QPointF(1, 2), QPointF(11, 2), QPointF(6, 11)]
+        painter.drawPolygon(QPolygonF(points))
+        painter.end()
+        icon = _ARROWS[up] = QIcon(pixmap)
+    return icon
+
+
 class ClientsTableModel(QAbstractTableModel):
     """Every client of a ClientTable, one row each in ref order, with the SPEC's columns.
 
@@ -202,6 +227,7 @@ class ClientsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._italic = QFont()
         self._italic.setItalic(True)
+        self._changes: dict[int, TierChange] = {}
         self._set(ClientTableKeys(ClientTable.empty()))
 
     @property
@@ -214,13 +240,31 @@ class ClientsTableModel(QAbstractTableModel):
         """The table's sort keys and search text."""
         return self._keys
 
-    def set_table(self, table: ClientTable, keys: ClientTableKeys | None = None) -> None:
-        """Show another table (a reset); ``keys`` are built here when not given."""
+    def set_table(
+        self,
+        table: ClientTable,
+        keys: ClientTableKeys | None = None,
+        changes: Mapping[int, TierChange] | None = None,
+    ) -> None:
+        """Show another table (a reset); ``keys`` are built here when not given.
+
+        ``changes`` marks the clients whose tier moved since the previous run
+        (an arrow after the tier, the old tier in the tooltip).
+        """
         if keys is None or keys.table is not table:
             keys = ClientTableKeys(table)
         self.beginResetModel()
         self._set(keys)
+        self._changes = dict(changes or {})
         self.endResetModel()
+
+    def tier_change(self, client_id: int) -> TierChange | None:
+        """How a client's tier moved since the previous run (None: it did not)."""
+        return self._changes.get(client_id)
+
+    def changed_count(self) -> int:
+        """How many clients changed tier since the previous run."""
+        return len(self._changes)
 
     def _set(self, keys: ClientTableKeys) -> None:
         self._keys = keys
@@ -263,6 +307,11 @@ class ClientsTableModel(QAbstractTableModel):
         """A cell by row and column number (what the proxy calls, without building an index)."""
         if role == _DISPLAY:
             return self._display[column](row)
+        if role == _DECORATION:
+            if column != _TIER_COLUMN or not self._changes:
+                return None
+            change = self._changes.get(int(self.table.client_id[row]))
+            return None if change is None else _arrow_icon(change.moved_up)
         if role == _ALIGNMENT:
             return _NUMBER_ALIGNMENT if self._numeric[column] else None
         if role == SORT_ROLE:
@@ -271,11 +320,16 @@ class ClientsTableModel(QAbstractTableModel):
             return int(self.table.client_id[row])
         if column == _TIER_COLUMN and role in (_TOOLTIP, _FONT):
             computed = self.table.computed_tier[row]
-            if computed is None:
-                return None
+            change = self._changes.get(int(self.table.client_id[row])) if self._changes else None
             if role == _FONT:
-                return self._italic
-            return f"Pinned by hand; the computed tier is {computed}"
+                return self._italic if computed is not None else None
+            notes = []
+            if computed is not None:
+                notes.append(f"Pinned by hand; the computed tier is {computed}")
+            if change is not None:
+                way = "Moved up" if change.moved_up else "Moved down"
+                notes.append(f"{way} from {change.old_tier} since the previous run")
+            return "\n".join(notes) or None
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:

@@ -10,9 +10,9 @@ order shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -38,6 +38,7 @@ from seg_desktop.gui.clients_model import (
     ClientsTableModel,
     ClientTableKeys,
 )
+from seg_desktop.gui.membership_log import MembershipLogView
 from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.gui.window_state import WindowStateStore
@@ -47,6 +48,7 @@ from seg_desktop.store import runs
 from seg_desktop.store.clients import ClientTable, client_detail, load_client_table
 from seg_desktop.store.database import StoreError
 from seg_desktop.store.definitions import SegmentInfo
+from seg_desktop.store.history import TierChange, changed_since_previous_run
 
 __all__ = ["ClientsView", "SaveFileDialog"]
 
@@ -79,6 +81,10 @@ _COLUMN_WIDTHS = {
     "tier": 80,
     "group_tier": 90,
 }
+
+
+_LIST = -1
+"""The Show box's data for a list of clients handed over by a report."""
 
 
 class ClientsView(QWidget):
@@ -114,6 +120,7 @@ class ClientsView(QWidget):
         self._current_client: int | None = None
         self._loaded = False
         self._dirty: set[str] = set()
+        self._list: tuple[list[int], str] | None = None  # a list shown from a report
 
         self.model = ClientsTableModel(self)
         self.proxy = ClientsProxyModel(self.model, self)
@@ -164,6 +171,8 @@ class ClientsView(QWidget):
         self.table.setSortingEnabled(True)
 
         self.detail = ClientDetailPanel()
+        self.membership_log = MembershipLogView(session)
+        self.detail.add_section("Membership log", self.membership_log)
 
         toolbar = QHBoxLayout()
         toolbar.addWidget(QLabel("Show"))
@@ -231,12 +240,15 @@ class ClientsView(QWidget):
         """Load the clients again on the worker (now, or when the current task ends)."""
         office = self._session.office
 
-        def work(progress: ProgressFn, _cancelled: CancelledFn) -> tuple[ClientTable, Any]:
+        def work(
+            progress: ProgressFn, _cancelled: CancelledFn
+        ) -> tuple[ClientTable, ClientTableKeys, dict[int, TierChange]]:
             progress(0.0, "Loading clients")
             with office.database.read() as connection:
                 table = load_client_table(connection, runs.current_run(connection))
+                changes = changed_since_previous_run(connection)
             progress(0.7, "Indexing clients")
-            return table, ClientTableKeys(table)
+            return table, ClientTableKeys(table), changes
 
         self._queue.request("table", "Loading clients", work, self._table_arrived, background=True)
 
@@ -263,9 +275,26 @@ class ClientsView(QWidget):
         return True
 
     def segment_filter(self) -> int | None:
-        """The segment whose members are shown (None: all clients)."""
+        """The segment whose members are shown (None: all clients, or a list from a report)."""
         data = self.segment_combo.currentData()
-        return int(data) if data is not None else None
+        return int(data) if data is not None and data != _LIST else None
+
+    def show_clients(self, client_ids: Sequence[int], label: str) -> None:
+        """Show only these clients (a list from a report), named in the Show box.
+
+        The list stays in the Show box until the segments change; choosing
+        another entry and back shows it again.
+        """
+        self._list = (list(client_ids), label)
+        combo = self.segment_combo
+        combo.blockSignals(True)
+        position = combo.findData(_LIST)
+        if position >= 0:
+            combo.removeItem(position)
+        combo.addItem(f"{label} ({len(client_ids):,})", _LIST)
+        combo.setCurrentIndex(combo.count() - 1)
+        combo.blockSignals(False)
+        self._segment_chosen()
 
     def set_segment_filter(self, segment_id: int | None) -> bool:
         """Show a segment's members (None: all clients); False if there is no such segment."""
@@ -372,10 +401,12 @@ class ClientsView(QWidget):
         if "detail" in dirty and self._current_client is not None:
             self._show_detail(self._current_client)
 
-    def _table_arrived(self, loaded: tuple[ClientTable, ClientTableKeys]) -> None:
-        table, keys = loaded
+    def _table_arrived(
+        self, loaded: tuple[ClientTable, ClientTableKeys, dict[int, TierChange]]
+    ) -> None:
+        table, keys, changes = loaded
         self._loaded = True
-        self.model.set_table(table, keys)
+        self.model.set_table(table, keys, changes)
         self.segment_combo.setItemText(0, f"All clients ({len(table):,})")
         self.table_loaded.emit()
 
@@ -384,6 +415,8 @@ class ClientsView(QWidget):
         self._segments = self._session.office.segments()
         chosen = self.segment_filter()
         combo = self.segment_combo
+        was_list = combo.currentData() == _LIST
+        self._list = None  # a report's list ends when the segments change
         combo.blockSignals(True)
         combo.clear()
         combo.addItem(f"All clients ({len(self.model.table):,})", None)
@@ -395,12 +428,16 @@ class ClientsView(QWidget):
         combo.setCurrentIndex(max(position, 0))
         combo.blockSignals(False)
         self.detail.set_segments(self._segments)
-        if chosen is not None and position < 0:
+        if (chosen is not None and position < 0) or was_list:
             self._segment_chosen()  # the chosen segment was deleted: back to all clients
         elif chosen is not None:
             self._load_members(chosen)
 
     def _segment_chosen(self, _position: int = 0) -> None:
+        if self.segment_combo.currentData() == _LIST and self._list is not None:
+            self.proxy.set_member_filter(self._list[0])
+            self.members_loaded.emit()
+            return
         segment_id = self.segment_filter()
         if segment_id is None:
             self.proxy.set_member_filter(None)
@@ -447,9 +484,11 @@ class ClientsView(QWidget):
         except StoreError as error:
             self._current_client = None
             self.detail.show_client(None)
+            self.membership_log.set_client(None)
             self.status_message.emit(str(error))
             return
         self.detail.show_client(detail, self._session.today())
+        self.membership_log.set_client(client_id)
 
     def _visible_rows_changed(self) -> None:
         self._update_count()
@@ -475,12 +514,18 @@ class ClientsView(QWidget):
         total, shown = len(self.model.table), self.proxy.rowCount()
         noun = "client" if total == 1 else "clients"
         if self.proxy.has_member_filter() or self.proxy.search_text():
-            self.count_label.setText(f"{shown:,} of {total:,} {noun}")
+            text = f"{shown:,} of {total:,} {noun}"
         else:
-            self.count_label.setText(f"{total:,} {noun}")
+            text = f"{total:,} {noun}"
+        changed = self.model.changed_count()
+        if changed:
+            text += f" · {changed:,} changed tier since the previous run (▲ up, ▼ down)"
+        self.count_label.setText(text)
 
     def _filter_name(self) -> str:
         segment_id = self.segment_filter()
+        if segment_id is None and self.segment_combo.currentData() == _LIST and self._list:
+            return self._list[1]
         segment = next((s for s in self._segments if s.id == segment_id), None)
         return segment.definition.name if segment is not None else "All clients"
 

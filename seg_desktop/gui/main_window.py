@@ -26,12 +26,17 @@ from seg_desktop.gui.clients_view import ClientsView
 from seg_desktop.gui.criteria_editor import CriteriaEditor
 from seg_desktop.gui.errors import ErrorDialog, build_report
 from seg_desktop.gui.import_dialog import ImportDialog, choose_import_file
+from seg_desktop.gui.nightly import Clock, NightlyScheduler
 from seg_desktop.gui.progress import TaskProgressWidget
+from seg_desktop.gui.reports_view import ReportsView
+from seg_desktop.gui.runs_view import RunsView
 from seg_desktop.gui.segment_list import SegmentListPanel
 from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.settings_dialog import SettingsDialog
 from seg_desktop.gui.strategy_view import TiersPanel
 from seg_desktop.gui.window_state import WindowStateStore
 from seg_desktop.store.backup import sqlite_file
+from seg_desktop.store.history import NightlyFailure
 from seg_desktop.store.integrity import CheckReport, check_database
 from seg_desktop.store.office import Office
 from seg_desktop.store.runs import RunSummary
@@ -42,7 +47,9 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
 
-    def __init__(self, session: OfficeSession, settings: QSettings) -> None:
+    def __init__(
+        self, session: OfficeSession, settings: QSettings, clock: Clock = dt.datetime.now
+    ) -> None:
         super().__init__()
         self.setObjectName("main_window")
         self.session = session
@@ -50,6 +57,9 @@ class MainWindow(QMainWindow):
         self._error_dialog: ErrorDialog | None = None
         self._import_dialog: ImportDialog | None = None
         self._backups_dialog: BackupsDialog | None = None
+        self._settings_dialog: SettingsDialog | None = None
+        # Started by `start_nightly` once the window shows (never on a read-only office).
+        self.nightly = NightlyScheduler(session, clock, self)
         self.setWindowTitle(f"seg-desktop — {session.office.target}")
         self.resize(1280, 800)
         self.setMinimumSize(900, 560)
@@ -58,11 +68,15 @@ class MainWindow(QMainWindow):
         self.editor = CriteriaEditor(session)
         self.clients = ClientsView(session)
         self.tiers = TiersPanel(session)
+        self.runs = RunsView(session)
+        self.reports = ReportsView(session)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("main_tabs")
         self.tabs.addTab(self.editor, "Segment")
         self.tabs.addTab(self.clients, "Clients")
         self.tabs.addTab(self.tiers, "Tiers")
+        self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.reports, "Reports")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.segment_list)
@@ -93,6 +107,7 @@ class MainWindow(QMainWindow):
                 self.import_clients_action,
                 self.import_revenue_action,
                 self.backups_action,
+                self.settings_action,
                 self.editor.save_action,
                 self.segment_list.new_action,
             ):
@@ -120,6 +135,18 @@ class MainWindow(QMainWindow):
         self.quit_action = QAction("Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.about_action = QAction("About seg-desktop", self)
+        self.settings_action = QAction("Settings…", self)
+        self.settings_action.setObjectName("settings_action")
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setStatusTip("The segmentation range (M, B) and the nightly run")
+        self.tab_actions: list[QAction] = []
+        for number, title in enumerate(("Segment", "Clients", "Tiers", "Runs", "Reports"), 1):
+            action = QAction(title, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(
+                lambda _checked=False, n=number: self.tabs.setCurrentIndex(n - 1)
+            )
+            self.tab_actions.append(action)
         self.undo_action = self.undo_group.createUndoAction(self, "Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo_action = self.undo_group.createRedoAction(self, "Redo")
@@ -139,6 +166,11 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.undo_action)
         edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings_action)
+        view_menu = bar.addMenu("&View")
+        for action in self.tab_actions:
+            view_menu.addAction(action)
         segment_menu = bar.addMenu("&Segment")
         segment_menu.addAction(self.segment_list.new_action)
         segment_menu.addAction(self.editor.save_action)
@@ -172,8 +204,11 @@ class MainWindow(QMainWindow):
         self.run_label = QLabel()
         self.run_label.setObjectName("run_label")
         self.progress = TaskProgressWidget(self.session.runner)
+        self.nightly_label = QLabel()
+        self.nightly_label.setObjectName("nightly_label")
         status.addWidget(self.database_label)
         status.addWidget(self.run_label, 1)
+        status.addPermanentWidget(self.nightly_label)
         status.addPermanentWidget(self.progress)
 
     def _connect(self) -> None:
@@ -185,6 +220,12 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda _index: self._follow_undo_stack())
         self.segment_list.strategy_selected.connect(self._open_strategy)
         self.clients.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.runs.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.reports.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.reports.show_clients_requested.connect(self.show_clients)
+        self.settings_action.triggered.connect(self.show_settings)
+        self.nightly.status_changed.connect(self._nightly_status)
+        self.nightly.failure_noted.connect(self._nightly_failed)
         self.cancel_action.triggered.connect(session.runner.cancel)
         self.recompute_action.triggered.connect(session.recompute_segments)
         self.export_action.triggered.connect(self.export_current_tiers)
@@ -259,6 +300,44 @@ class MainWindow(QMainWindow):
             reopen_office=lambda: self._reopen_office(path),
         )
         self._backups_dialog.show()
+
+    def show_settings(self) -> None:
+        """Edit → Settings: M, B and the nightly run, with the scheduler's command."""
+        self._settings_dialog = SettingsDialog(self.session, self, scheduler=self.nightly)
+        self._settings_dialog.finished.connect(lambda _result: self._nightly_status())
+        self._settings_dialog.show()
+
+    def show_clients(self, client_ids: list[int], label: str) -> None:
+        """Show a list of clients (from a report) in the Clients tab."""
+        self.clients.show_clients(client_ids, label)
+        self.tabs.setCurrentWidget(self.clients)
+
+    def start_nightly(self) -> None:
+        """Start the nightly scheduler (catching up if a night was missed); not when read-only."""
+        if self.session.office.read_only:
+            self.nightly_label.setText("Nightly runs: read-only")
+            return
+        self.nightly.start()
+        self._nightly_status()
+
+    def _nightly_status(self, _text: str = "") -> None:
+        failure = self.nightly.pending_failure() if not self.session.office.read_only else None
+        if failure is not None:
+            self._nightly_failed(failure)
+            return
+        self.nightly_label.setStyleSheet("")
+        self.nightly_label.setText(self.nightly.status())
+        self.nightly_label.setToolTip("Change the nightly run in Edit → Settings (Ctrl+,)")
+
+    def _nightly_failed(self, failure: NightlyFailure) -> None:
+        self.nightly_label.setText(
+            f"⚠ Nightly run failed {failure.at.strftime('%Y-%m-%d %H:%M')} — see Settings"
+        )
+        self.nightly_label.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.nightly_label.setToolTip(
+            f"{failure.message}\n\nThe previous run stays current. Edit → Settings shows it "
+            "and lets you dismiss it."
+        )
 
     def _close_office_for_restore(self) -> bool:
         if self.session.runner.is_busy():
@@ -350,6 +429,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._state.save_all(self)
+        self.nightly.stop()
         self.editor.close()
         self.session.runner.shutdown(10_000)
         self.session.preview_runner.shutdown(10_000)
