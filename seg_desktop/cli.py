@@ -108,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of", type=_date, help="date the segment is evaluated on (default: today)"
     )
 
+    tasks = command("tasks", "list the open follow-up tasks by due date")
+    tasks.add_argument("--all", action="store_true", help="include the tasks already done")
+    tasks.add_argument("--segment", help="only the tasks of this segment's members")
+    tasks.add_argument("--client", metavar="REF", help="only this client's tasks")
+
+    activity = command("activity", "list or export what the automation rules did")
+    activity.add_argument("--out", type=Path, help="write the log to this .csv file")
+    activity.add_argument(
+        "--limit", type=_positive, help="only the newest LIMIT entries (listing only)"
+    )
+
     command("check", "check the database's integrity and print a verdict")
 
     listing = command("backups", "list the backups of a database file")
@@ -138,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": _run,
         "export": _export,
         "check": _check,
+        "tasks": _tasks,
+        "activity": _activity,
         "migrate": _migrate,
         "backups": _backups,
         "backup": _backup,
@@ -245,7 +258,7 @@ def _window(args: argparse.Namespace) -> int:
         from seg_desktop.gui.app import run_window
     except ImportError as error:
         raise CommandError(f"the window cannot start: {error}") from None
-    return run_window(_database(args))
+    return run_window(_database(args), db_given=bool(getattr(args, "db", None)))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -303,7 +316,10 @@ def _run(args: argparse.Namespace) -> int:
     with _writing(args) as db:
         office = Office.open(db, create=False)
         try:
+            mark = office.automation_mark()
             summary = office.run_segmentation(args.as_of, Trigger.COMMAND_LINE)
+            rules = [info for info in office.automation_rules() if not info.rule.paused]
+            outcome = office.automation_outcome_since(mark)
         except InsufficientData as why:
             print(
                 f"seg-desktop: insufficient data: {why}; the previous run stays current",
@@ -319,6 +335,69 @@ def _run(args: argparse.Namespace) -> int:
     for kind, tiers in summary.tiers.items():
         counts = ", ".join(f"{tier.name} {tier.count:,}" for tier in tiers)
         print(f"  {kind.label}: {counts}")
+    if rules:
+        # Emails are only prepared here: they are sent from the window, after review.
+        print(f"Automation: {outcome.describe()}.")
+    broken = [info.rule.name for info in rules if info.broken is not None]
+    if broken:
+        print(
+            f"seg-desktop: warning: automation rules not run (broken): {', '.join(broken)}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from seg_desktop.store.office import Office
+
+    office = Office.open(_database(args), create=False)
+    try:
+        segment_id = office.find_segment(args.segment).id if args.segment else None
+        client_id = None
+        if args.client is not None:
+            found = office.client_id_of(args.client)
+            if found is None:
+                raise CommandError(f"there is no client with the ref '{args.client}'")
+            client_id = found
+        tasks = office.tasks(args.all, segment_id, client_id)
+        counts = office.task_counts()
+    finally:
+        office.close()
+    for task in tasks:
+        state = "done" if task.done else ("OVERDUE" if task.due < dt.date.today() else "")
+        who = f"  [{task.assignee}]" if task.assignee else ""
+        print(
+            f"{task.due.isoformat()}  {state:<7}  {task.client_ref}  {task.client_name}: "
+            f"{task.title}{who}"
+        )
+    print(
+        f"{counts.open:,} open task{'' if counts.open == 1 else 's'} "
+        f"({counts.due_today:,} due today, {counts.overdue:,} overdue)."
+    )
+    return EXIT_OK
+
+
+def _activity(args: argparse.Namespace) -> int:
+    from seg_desktop.store.office import Office
+
+    office = Office.open(_database(args), create=False)
+    try:
+        entries = office.activity(limit=None if args.out else args.limit)
+    finally:
+        office.close()
+    if args.out is not None:
+        from seg_desktop.io.activity_export import write_activity_csv
+
+        count = write_activity_csv(args.out, entries)
+        print(f"{count:,} automation actions written to {args.out}")
+        return EXIT_OK
+    for entry in reversed(entries):
+        print(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.rule_name}  {entry.client_ref} "
+            f"{entry.client_name}: {entry.detail} ({entry.cause})"
+        )
+    if not entries:
+        print("No automation actions yet.")
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from seg_desktop import __version__
 from seg_desktop.gui.about import app_icon
 from seg_desktop.gui.backups_dialog import build_damage_prompt, build_lock_prompt
+from seg_desktop.gui.connect_dialog import offer_remembered_server
 from seg_desktop.gui.errors import install_excepthook
 from seg_desktop.gui.main_window import MainWindow
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
@@ -167,8 +168,12 @@ def _report_shown(app: QApplication, translations: str | None) -> None:
     )
 
 
-def run_window(db: str, argv: list[str] | None = None) -> int:
-    """Open the window on a database and run the event loop; returns the exit code."""
+def run_window(db: str, argv: list[str] | None = None, *, db_given: bool = True) -> int:
+    """Open the window on a database and run the event loop; returns the exit code.
+
+    Without --db (``db_given`` False), an office last opened on a server is offered
+    first, in the Connect dialog; cancelling it opens ``db``, the desktop file.
+    """
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("seg-desktop")
@@ -178,16 +183,19 @@ def run_window(db: str, argv: list[str] | None = None) -> int:
     app.setWindowIcon(app_icon())
     translations = install_qt_translations(app)
     handler = install_excepthook()
-    taken = _take_writer_lock(db)
+    settings = QSettings()
+    server_office = None
+    if not db_given and not os.environ.get(SMOKE_EXIT_VARIABLE):  # --db wins
+        server_office = offer_remembered_server(settings)
+    taken = (None, False) if server_office is not None else _take_writer_lock(db)
     if taken is None:
         handler.uninstall()
         return 0
     lock, read_only = taken
     try:
-        office = _open_office(db, read_only)
+        office = server_office or _open_office(db, read_only)
         if office is None:
             return 1
-        settings = QSettings()
         window = build_window(office, settings)
         handler.set_dialog_parent(window)
         window.show()

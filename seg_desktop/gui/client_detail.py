@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -397,8 +397,16 @@ class ClientDetailPanel(QWidget):
         data = self.why_combo.currentData()
         return int(data) if data is not None else None
 
-    def show_client(self, detail: ClientDetail | None, today: dt.date | None = None) -> None:
-        """Show a client (None: the "select a client" placeholder)."""
+    def show_client(
+        self,
+        detail: ClientDetail | None,
+        today: dt.date | None = None,
+        rule_tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Show a client (None: the "select a client" placeholder).
+
+        ``rule_tags`` (tag -> rule name) marks the tags an automation rule set.
+        """
         self._detail = detail
         if today is not None:
             self._today = today
@@ -409,7 +417,12 @@ class ClientDetailPanel(QWidget):
         self.name_label.setText(detail.name)
         facts = [f"Ref {detail.ref}", detail.email or "no email", detail.status or "no status"]
         self.facts_label.setText(" · ".join(facts))
-        self.tags_label.setText("Tags: " + (", ".join(detail.tags) if detail.tags else "none"))
+        by_rule = rule_tags or {}
+        tags = [
+            f"{tag} (set by rule “{by_rule[tag]}”)" if tag in by_rule else tag
+            for tag in detail.tags
+        ]
+        self.tags_label.setText("Tags: " + (", ".join(tags) if tags else "none"))
         groups = [f"{group.name} ({group.kind})" for group in detail.groups]
         self.groups_label.setText("Groups: " + (", ".join(groups) if groups else "none"))
         self.chart.show_months(detail.revenue_by_month)

@@ -45,6 +45,7 @@ from seg_desktop.gui.window_state import WindowStateStore
 from seg_desktop.io.export import SummarySection, write_csv, write_xlsx
 from seg_desktop.io.exporting import EXPORT_COLUMNS, export_summary
 from seg_desktop.store import runs
+from seg_desktop.store.automation import rule_tags
 from seg_desktop.store.clients import ClientTable, client_detail, load_client_table
 from seg_desktop.store.database import StoreError
 from seg_desktop.store.definitions import SegmentInfo
@@ -481,13 +482,14 @@ class ClientsView(QWidget):
         try:
             with self._session.office.database.read() as connection:
                 detail = client_detail(connection, client_id)
+                set_by_rules = rule_tags(connection, client_id)
         except StoreError as error:
             self._current_client = None
             self.detail.show_client(None)
             self.membership_log.set_client(None)
             self.status_message.emit(str(error))
             return
-        self.detail.show_client(detail, self._session.today())
+        self.detail.show_client(detail, self._session.today(), set_by_rules)
         self.membership_log.set_client(client_id)
 
     def _visible_rows_changed(self) -> None:

@@ -21,10 +21,13 @@ from PySide6.QtWidgets import (
 from seg_desktop.core.engine import Trigger
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.about import show_about
+from seg_desktop.gui.automation_view import AutomationView
 from seg_desktop.gui.backups_dialog import BackupsDialog
 from seg_desktop.gui.clients_view import ClientsView
+from seg_desktop.gui.connect_dialog import connect_to_office_server
 from seg_desktop.gui.criteria_editor import CriteriaEditor
 from seg_desktop.gui.errors import ErrorDialog, build_report
+from seg_desktop.gui.followups_view import FollowUpsView
 from seg_desktop.gui.import_dialog import ImportDialog, choose_import_file
 from seg_desktop.gui.nightly import Clock, NightlyScheduler
 from seg_desktop.gui.progress import TaskProgressWidget
@@ -35,6 +38,7 @@ from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.settings_dialog import SettingsDialog
 from seg_desktop.gui.strategy_view import TiersPanel
 from seg_desktop.gui.window_state import WindowStateStore
+from seg_desktop.store.automation import TaskCounts
 from seg_desktop.store.backup import sqlite_file
 from seg_desktop.store.history import NightlyFailure
 from seg_desktop.store.integrity import CheckReport, check_database
@@ -54,6 +58,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("main_window")
         self.session = session
         self._state = WindowStateStore(settings)
+        self._app_settings = settings
         self._error_dialog: ErrorDialog | None = None
         self._import_dialog: ImportDialog | None = None
         self._backups_dialog: BackupsDialog | None = None
@@ -70,6 +75,8 @@ class MainWindow(QMainWindow):
         self.tiers = TiersPanel(session)
         self.runs = RunsView(session)
         self.reports = ReportsView(session)
+        self.automation = AutomationView(session)
+        self.followups = FollowUpsView(session)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("main_tabs")
         self.tabs.addTab(self.editor, "Segment")
@@ -77,6 +84,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.tiers, "Tiers")
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.reports, "Reports")
+        self.tabs.addTab(self.automation, "Automation")
+        self.tabs.addTab(self.followups, "Tasks")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.segment_list)
@@ -130,6 +139,9 @@ class MainWindow(QMainWindow):
         self.import_revenue_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
         self.backups_action = QAction("Backups…", self)
         self.check_action = QAction("Check Database", self)
+        self.connect_action = QAction("Connect to Office Server…", self)
+        self.connect_action.setObjectName("connect_action")
+        self.connect_action.setStatusTip("Open a shared office on a PostgreSQL server")
         self.export_action = QAction("Export Current Tiers…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         self.quit_action = QAction("Quit", self)
@@ -140,7 +152,8 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setStatusTip("The segmentation range (M, B) and the nightly run")
         self.tab_actions: list[QAction] = []
-        for number, title in enumerate(("Segment", "Clients", "Tiers", "Runs", "Reports"), 1):
+        tab_titles = ("Segment", "Clients", "Tiers", "Runs", "Reports", "Automation", "Tasks")
+        for number, title in enumerate(tab_titles, 1):
             action = QAction(title, self)
             action.setShortcut(QKeySequence(f"Ctrl+{number}"))
             action.triggered.connect(
@@ -159,6 +172,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.import_revenue_action)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.connect_action)
         file_menu.addAction(self.backups_action)
         file_menu.addAction(self.check_action)
         file_menu.addSeparator()
@@ -206,8 +220,12 @@ class MainWindow(QMainWindow):
         self.progress = TaskProgressWidget(self.session.runner)
         self.nightly_label = QLabel()
         self.nightly_label.setObjectName("nightly_label")
+        self.tasks_label = QLabel()
+        self.tasks_label.setObjectName("tasks_label")
+        self.tasks_label.setToolTip("Open follow-up tasks (the Tasks tab, Ctrl+7)")
         status.addWidget(self.database_label)
         status.addWidget(self.run_label, 1)
+        status.addPermanentWidget(self.tasks_label)
         status.addPermanentWidget(self.nightly_label)
         status.addPermanentWidget(self.progress)
 
@@ -223,6 +241,9 @@ class MainWindow(QMainWindow):
         self.runs.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.reports.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.reports.show_clients_requested.connect(self.show_clients)
+        self.followups.counts_changed.connect(self._show_task_counts)
+        # Rules that add tags or tasks change what the other views show.
+        self.automation.applied.connect(lambda _outcome: self.followups.refresh())
         self.settings_action.triggered.connect(self.show_settings)
         self.nightly.status_changed.connect(self._nightly_status)
         self.nightly.failure_noted.connect(self._nightly_failed)
@@ -233,6 +254,7 @@ class MainWindow(QMainWindow):
         self.import_revenue_action.triggered.connect(lambda: self.import_file("revenue"))
         self.backups_action.triggered.connect(self.show_backups)
         self.check_action.triggered.connect(self.check_database)
+        self.connect_action.triggered.connect(self.connect_to_server)
         self.quit_action.triggered.connect(self.close)
         self.about_action.triggered.connect(lambda: show_about(self, session.office.target))
         session.runner.busy_changed.connect(self._busy_changed)
@@ -320,6 +342,19 @@ class MainWindow(QMainWindow):
         self.nightly.start()
         self._nightly_status()
 
+    def _show_task_counts(self, counts: TaskCounts) -> None:
+        if counts.open == 0:
+            self.tasks_label.setText("No open tasks")
+            self.tasks_label.setStyleSheet("")
+            return
+        text = f"Tasks: {counts.open:,} open"
+        if counts.due_today:
+            text += f", {counts.due_today:,} due today"
+        if counts.overdue:
+            text += f", {counts.overdue:,} overdue"
+        self.tasks_label.setText(text)
+        self.tasks_label.setStyleSheet("color: #b00020;" if counts.overdue else "")
+
     def _nightly_status(self, _text: str = "") -> None:
         failure = self.nightly.pending_failure() if not self.session.office.read_only else None
         if failure is not None:
@@ -346,11 +381,44 @@ class MainWindow(QMainWindow):
         return True
 
     def _reopen_office(self, path: Path) -> None:
-        self.session.office = Office.open(path)
+        self._swap_office(Office.open(path))
+
+    def connect_to_server(self) -> None:
+        """File → Connect to Office Server: open a shared office in this window."""
+        if self.session.runner.is_doing_user_work():
+            busy = self.session.runner.current_name() or "another task"
+            self.statusBar().showMessage(f"Wait for “{busy}” to finish first.", 5000)
+            return
+        office = connect_to_office_server(self, self._app_settings)
+        if office is None:
+            return
+        old = self.session.office
+        self._swap_office(office)
+        self._close_when_idle(old)
+
+    def _close_when_idle(self, office: Office) -> None:
+        """Close an office the window no longer shows, once no load of it runs."""
+        runner = self.session.runner
+        if not runner.is_busy():
+            office.close()
+            return
+
+        def idle(busy: bool) -> None:
+            if not busy:
+                runner.busy_changed.disconnect(idle)
+                office.close()
+
+        runner.busy_changed.connect(idle)
+
+    def _swap_office(self, office: Office) -> None:
+        """Show another office: every view reloads from it."""
+        self.session.office = office
+        self.setWindowTitle(f"seg-desktop — {office.target}")
+        self.database_label.setText(office.target)
         self.session.data_changed.emit()
         self.session.strategies_changed.emit()
         self.session.segments_changed.emit()
-        self.session.run_changed.emit(self.session.office.current_run())
+        self.session.run_changed.emit(office.current_run())
 
     def check_database(self) -> None:
         """File → Check Database: the full check on the worker, then its verdict."""

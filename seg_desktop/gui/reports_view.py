@@ -32,11 +32,15 @@ from PySide6.QtGui import QColor, QFontMetrics, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -88,10 +92,47 @@ CLIENT_COLUMNS = (
 )
 
 OVERLAP_NOTE = (
-    "A list cannot become a segment: a segment's members always follow its rules, and "
-    "nobody adds or removes them by hand. Export a list, or show it in the Clients view; "
-    "to keep such a group, describe it as rules (e.g. a tag) in a new segment."
+    "A segment's members always follow its rules, so a list becomes a segment through a "
+    "tag: “New segment from this list” tags these clients and creates a segment that "
+    "selects the tag. Removing the tag from a client takes it out of the segment."
 )
+
+AskNewSegment = Callable[[QWidget, str, int], tuple[str, str] | None]
+"""``(parent, list title, client count) -> (segment name, tag)``, or None when cancelled."""
+
+
+def ask_new_segment(parent: QWidget, title: str, count: int) -> tuple[str, str] | None:
+    """Ask for the new segment's name and the tag that will select its clients."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle("New segment from a list")
+    name = QLineEdit(title)
+    name.setObjectName("new_segment_name")
+    tag = QLineEdit(default_list_tag(title))
+    tag.setObjectName("new_segment_tag")
+    explain = QLabel(
+        f"The {count:,} clients of “{title}” get the tag, and the new segment selects "
+        "every client with it (Tags has the tag …)."
+    )
+    explain.setWordWrap(True)
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form = QFormLayout(dialog)
+    form.addRow(explain)
+    form.addRow("Segment name", name)
+    form.addRow("Tag", tag)
+    form.addRow(buttons)
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return name.text(), tag.text()
+
+
+def default_list_tag(title: str) -> str:
+    """A tag for a list: its title in lower case, words joined by hyphens."""
+    words = "".join(c if c.isalnum() else " " for c in title.casefold()).split()
+    return "-".join(words) or "list"
 
 
 def tier_colour(position: int) -> QColor:
@@ -359,9 +400,11 @@ class ReportsView(QWidget):
         parent: QWidget | None = None,
         *,
         save_file_dialog: SaveFileDialog | None = None,
+        ask_new_segment: AskNewSegment = ask_new_segment,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("reports_view")
+        self._ask_new_segment = ask_new_segment
         self._session = session
         self._save_file_dialog: SaveFileDialog = save_file_dialog or QFileDialog.getSaveFileName
         self._queue = RunnerQueue(session, self)
@@ -525,6 +568,7 @@ class ReportsView(QWidget):
         self.overlap_models: dict[str, ValueTableModel] = {}
         self.overlap_export_buttons: dict[str, QPushButton] = {}
         self.overlap_show_buttons: dict[str, QPushButton] = {}
+        self.overlap_segment_buttons: dict[str, QPushButton] = {}
         for key in ("both", "only_a", "only_b"):
             model = ValueTableModel(CLIENT_COLUMNS, self)
             view = _table_view(f"overlap_{key}_table", model)
@@ -535,12 +579,17 @@ class ReportsView(QWidget):
             show.setObjectName(f"show_overlap_{key}")
             show.setToolTip("Filter the Clients view to exactly this list")
             show.clicked.connect(lambda _checked=False, k=key: self.show_overlap_in_clients(k))
+            new_segment = QPushButton("New segment from this list…")
+            new_segment.setObjectName(f"segment_from_overlap_{key}")
+            new_segment.setToolTip("Tag these clients and create a segment that selects the tag")
+            new_segment.clicked.connect(lambda _checked=False, k=key: self.segment_from_overlap(k))
             page = QWidget()
             page_layout = QVBoxLayout(page)
             page_layout.setContentsMargins(4, 4, 4, 4)
             page_layout.addWidget(view, 1)
             buttons = QHBoxLayout()
             buttons.addStretch(1)
+            buttons.addWidget(new_segment)
             buttons.addWidget(show)
             buttons.addWidget(export)
             page_layout.addLayout(buttons)
@@ -548,6 +597,7 @@ class ReportsView(QWidget):
             self.overlap_models[key] = model
             self.overlap_export_buttons[key] = export
             self.overlap_show_buttons[key] = show
+            self.overlap_segment_buttons[key] = new_segment
 
         grid = QGridLayout()
         grid.addWidget(QLabel("Segment A"), 0, 0)
@@ -783,6 +833,36 @@ class ReportsView(QWidget):
         self.show_clients_requested.emit([line.client_id for line in lines], title)
         return True
 
+    def segment_from_overlap(self, key: str) -> bool:
+        """Tag one overlap list's clients and create a segment selecting the tag (asks first)."""
+        overlap = self._overlap
+        if overlap is None or self._session.office.read_only:
+            return False
+        lines = {"both": overlap.both, "only_a": overlap.only_a, "only_b": overlap.only_b}[key]
+        if not lines:
+            return False
+        title = reports.overlap_list_titles(overlap)[key]
+        answer = self._ask_new_segment(self, title, len(lines))
+        if answer is None:
+            return False
+        name, tag = answer
+        office, today = self._session.office, self._session.today()
+        client_ids = [line.client_id for line in lines]
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> tuple[int, int]:
+            return office.segment_from_clients(name, client_ids, tag, today)
+
+        def done(result: tuple[int, int]) -> None:
+            _segment_id, tagged = result
+            self.status_message.emit(
+                f"Segment “{name.strip()}” created: {tagged:,} clients tagged “{tag.strip()}”"
+            )
+            self._session.data_changed.emit()
+            self._session.segments_changed.emit()
+
+        self._queue.request("segment-from-list", f"Creating segment {name.strip()}", work, done)
+        return True
+
     def _export(self, kind: str, work: Callable[[ProgressFn, CancelledFn], int], out: Path) -> None:
         def done(count: int) -> None:
             self.status_message.emit(f"{count:,} rows written to {out}")
@@ -967,6 +1047,9 @@ class ReportsView(QWidget):
             self.overlap_models[key].set_rows(rows[key])
             self.overlap_tabs.setTabText(position, f"{titles[key]} ({len(rows[key]):,})")
             self.overlap_show_buttons[key].setEnabled(bool(rows[key]))
+            self.overlap_segment_buttons[key].setEnabled(
+                bool(rows[key]) and not self._session.office.read_only
+            )
             self.overlap_export_buttons[key].setEnabled(True)
         self.export_overlap_button.setEnabled(True)
         self.overlap_loaded.emit()

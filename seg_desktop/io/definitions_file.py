@@ -1,4 +1,5 @@
-"""The definitions file: settings, strategies and rule segments in one TOML file (SPEC 4)."""
+"""The definitions file: settings, strategies, rule segments and automation rules in one TOML
+file (SPEC sections 4 and 6)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from typing import Any
 
 import tomli_w
 
+from seg_desktop.core.automation import (
+    Action,
+    ActionKind,
+    AutomationError,
+    AutomationRule,
+    Target,
+    TargetKind,
+    When,
+    validate_rule,
+)
 from seg_desktop.core.money import (
     MoneyError,
     cents_from_decimal,
@@ -54,7 +65,7 @@ def read_definitions(path: Path, current: OfficeSettings | None = None) -> Defin
 
 def parse_definitions(raw: dict[str, Any], current: OfficeSettings | None = None) -> Definitions:
     """Turn the parsed TOML into Definitions, refusing anything invalid with a clear message."""
-    unknown = set(raw) - {"settings", "strategies", "segments"}
+    unknown = set(raw) - {"settings", "strategies", "segments", "automations"}
     if unknown:
         raise DefinitionsFileError(f"unknown section [{sorted(unknown)[0]}]")
     settings = None
@@ -79,7 +90,19 @@ def parse_definitions(raw: dict[str, Any], current: OfficeSettings | None = None
     for name in names:
         if names.count(name) > 1:
             raise DefinitionsFileError(f"the segment '{name}' is defined twice")
-    return Definitions(settings=settings, strategies=strategies, segments=segments)
+    automations = []
+    rule_entries = raw.get("automations", [])
+    if not isinstance(rule_entries, list):
+        raise DefinitionsFileError("automations must be written as [[automations]] tables")
+    for position, entry in enumerate(rule_entries, start=1):
+        automations.append(_automation(_table(entry, f"automation {position}"), position))
+    rule_names = [rule.name for rule in automations]
+    for name in rule_names:
+        if rule_names.count(name) > 1:
+            raise DefinitionsFileError(f"the automation rule '{name}' is defined twice")
+    return Definitions(
+        settings=settings, strategies=strategies, segments=segments, automations=automations
+    )
 
 
 def _table(value: object, where: str) -> dict[str, Any]:
@@ -226,6 +249,98 @@ def _segment(body: dict[str, Any], position: int) -> SegmentDefinition:
     return definition
 
 
+_ACTION_KEYS = {
+    ActionKind.CREATE_TASK: {"title", "note", "due_in_days", "assignee"},
+    ActionKind.ADD_TAG: {"tag"},
+    ActionKind.REMOVE_TAG: {"tag"},
+    ActionKind.PREPARE_EMAIL: {"subject", "body"},
+}
+_RULE_KEYS = {"name", "when", "segment", "strategy", "tier", "action", "paused"}
+
+
+def _automation(body: dict[str, Any], position: int) -> AutomationRule:
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise DefinitionsFileError(f"automation {position}: an automation rule needs a name")
+    where = f"automation '{name}'"
+    try:
+        action_kind = ActionKind(str(body.get("action")))
+    except ValueError:
+        raise DefinitionsFileError(
+            f"{where}: action must be one of {', '.join(k.value for k in ActionKind)}"
+        ) from None
+    _known_keys(body, _RULE_KEYS | _ACTION_KEYS[action_kind], where)
+    try:
+        when = When(str(body.get("when")))
+    except ValueError:
+        raise DefinitionsFileError(f"{where}: when must be enters, leaves or is_in") from None
+    if "segment" in body and ("tier" in body or "strategy" in body):
+        raise DefinitionsFileError(f"{where}: name a segment, or a strategy and a tier, not both")
+    if "segment" in body:
+        target = Target.of_segment(_text(body, "segment", where))
+    elif "tier" in body:
+        target = Target.of_tier(
+            _text(body, "tier", where), _text(body, "strategy", where, "individual")
+        )
+    else:
+        raise DefinitionsFileError(f"{where}: name a segment, or a strategy and a tier")
+    due = body.get("due_in_days", 7)
+    if isinstance(due, bool) or not isinstance(due, int):
+        raise DefinitionsFileError(f"{where}: due_in_days must be a whole number of days")
+    paused = body.get("paused", False)
+    if not isinstance(paused, bool):
+        raise DefinitionsFileError(f"{where}: paused must be true or false")
+    action = Action(
+        action_kind,
+        title=_text(body, "title", where, ""),
+        note=_text(body, "note", where, ""),
+        due_in_days=due,
+        assignee=_text(body, "assignee", where, ""),
+        tag=_text(body, "tag", where, ""),
+        subject=_text(body, "subject", where, ""),
+        body=_text(body, "body", where, ""),
+    )
+    try:
+        return validate_rule(AutomationRule(name.strip(), when, target, action, paused))
+    except AutomationError as error:
+        raise DefinitionsFileError(str(error)) from None
+
+
+def _text(body: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = body.get(key, default)
+    if value is None:
+        raise DefinitionsFileError(f"{where}: {key} is required")
+    if not isinstance(value, str):
+        raise DefinitionsFileError(f"{where}: {key} must be text")
+    return value
+
+
+def _render_automation(rule: AutomationRule) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": rule.name, "when": rule.when.value}
+    if rule.target.kind is TargetKind.SEGMENT:
+        entry["segment"] = rule.target.segment
+    else:
+        entry["strategy"] = rule.target.strategy
+        entry["tier"] = rule.target.tier
+    action = rule.action
+    entry["action"] = action.kind.value
+    if action.kind is ActionKind.CREATE_TASK:
+        entry["title"] = action.title
+        entry["due_in_days"] = action.due_in_days
+        if action.note:
+            entry["note"] = action.note
+        if action.assignee:
+            entry["assignee"] = action.assignee
+    elif action.kind is ActionKind.PREPARE_EMAIL:
+        entry["subject"] = action.subject
+        entry["body"] = action.body
+    else:
+        entry["tag"] = action.tag
+    if rule.paused:
+        entry["paused"] = True
+    return entry
+
+
 def render_definitions(definitions: Definitions) -> str:
     """The definitions as TOML text in the SPEC's format (limits as strings, in major units)."""
     document: dict[str, Any] = {}
@@ -268,6 +383,8 @@ def render_definitions(definitions: Definitions) -> str:
             entry["criteria"] = criteria
             segments.append(entry)
         document["segments"] = segments
+    if definitions.automations:
+        document["automations"] = [_render_automation(rule) for rule in definitions.automations]
     return tomli_w.dumps(document, multiline_strings=False)
 
 

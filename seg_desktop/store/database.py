@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,6 +50,25 @@ class DamagedDatabase(StoreError):
     """The file failed the check on open; the message names the likely cause and a backup."""
 
 
+class ConnectionLost(StoreError):
+    """The connection to the office server dropped mid-transaction (a server restart).
+
+    The server rolled the transaction back, so nothing half-done was saved. The
+    engine checks a pooled connection before handing it out (`pool_pre_ping`),
+    so the next operation opens a new connection by itself.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The connection to the office server was lost; nothing half-done was saved. "
+            "Try again: seg-desktop reconnects."
+        )
+
+
+class CannotConnect(StoreError):
+    """The office server could not be reached or refused to let us in."""
+
+
 def _refuse_unsound_file(path: Path) -> None:
     """The quick check on open: read-only, so a damaged file is never touched (not even
     checkpointed), and refused with the cause and the newest good backup."""
@@ -84,6 +104,17 @@ def _add_membership_log(connection: Connection) -> None:
 
 
 MIGRATIONS[1] = _add_membership_log
+
+
+def _add_automation(connection: Connection) -> None:
+    """Schema 2 -> 3: automation rules, their activity log, follow-up tasks, email batches."""
+    from seg_desktop.store.schema import AUTOMATION_TABLES, TABLES
+
+    for name in AUTOMATION_TABLES:
+        TABLES[name].create(connection)
+
+
+MIGRATIONS[2] = _add_automation
 
 
 def database_url(db: str | os.PathLike[str]) -> str:
@@ -169,6 +200,35 @@ class Database:
         self.engine.dispose()
 
 
+def describe_connect_failure(message: str, target: str) -> str | None:
+    """One line saying why a database server would not let us connect, or None if it is
+    not a connection failure (the driver's message is several lines of detail)."""
+    lowered = message.lower()
+    if "password authentication failed" in lowered:
+        return f"the server refused the user name or password for {target}"
+    if "no password supplied" in lowered:
+        return f"the server at {target} asks for a password"
+    # FATAL:  role "anna" does not exist / FATAL:  database "office" does not exist
+    missing = re.search(r'\b(role|database) "([^"]*)" does not exist', message)
+    if missing is not None and lowered.startswith("connection failed"):
+        if missing.group(1) == "role":
+            return f"the server at {target} has no user named '{missing.group(2)}'"
+        return f"the server has no database named '{missing.group(2)}' ({target})"
+    if "connection refused" in lowered:
+        return f"no database server answers at {target} (is it running, and is the port right?)"
+    if "failed to resolve host" in lowered or "could not translate host name" in lowered:
+        return f"the server's name in {target} is not known (check the host name)"
+    if "timeout expired" in lowered or "timed out" in lowered:
+        return f"the server at {target} did not answer in time (check the host and the network)"
+    if "no pg_hba.conf entry" in lowered:
+        return f"the server at {target} does not accept connections from this computer"
+    if "too many connections" in lowered or "too many clients" in lowered:
+        return f"the server at {target} has too many connections open; try again shortly"
+    if "the database system is starting up" in lowered or "shutting down" in lowered:
+        return f"the server at {target} is restarting; try again in a moment"
+    return None
+
+
 @contextlib.contextmanager
 def translate_errors(target: str) -> Iterator[None]:
     """Turn driver errors into StoreErrors whose message names the cause."""
@@ -177,7 +237,12 @@ def translate_errors(target: str) -> Iterator[None]:
     except StoreError:
         raise
     except OperationalError as error:
+        if error.connection_invalidated:  # the dialect's is_disconnect said so
+            raise ConnectionLost() from None
         message = str(error.orig) if error.orig is not None else str(error)
+        failure = describe_connect_failure(message, target)
+        if failure is not None:
+            raise CannotConnect(failure) from None
         lowered = message.lower()
         if "lock timeout" in lowered:  # PostgreSQL: the writer lock (dialect.postgresql_begin)
             raise DatabaseBusy(
@@ -202,6 +267,8 @@ def translate_errors(target: str) -> Iterator[None]:
             raise StoreError(f"{target} is damaged ({message})") from None
         raise StoreError(f"database error on {target}: {message}") from None
     except (DBAPIError, sqlite3.DatabaseError) as error:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise ConnectionLost() from None
         orig = getattr(error, "orig", None)
         message = str(orig) if orig is not None else str(error)
         if "file is not a database" in message or "not a database" in message:
@@ -253,6 +320,32 @@ def open_database(
             if read_only:
                 url = f"sqlite:///file:{path}?mode=ro&uri=true"
         engine_args["connect_args"] = {"check_same_thread": False, "timeout": 5}
+    engine = _make_engine(url, target, engine_args)
+    database = Database(engine, url)
+    database.read_only = read_only
+    try:
+        _prepare(database)
+    except BaseException:
+        engine.dispose()
+        raise
+    return database
+
+
+# How long connecting to a server may take before it counts as not answering (seconds),
+# unless the URL says otherwise (`?connect_timeout=`): a server that is down or
+# unreachable is reported in seconds instead of after the system's TCP timeout.
+SERVER_CONNECT_TIMEOUT = 5
+
+
+def _make_engine(url: str, target: str, engine_args: dict[str, Any]) -> Engine:
+    """The engine for an office database, with this module's per-dialect settings."""
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        # A connection the server dropped (a restart, a network break) is noticed when
+        # it is taken from the pool and replaced, instead of failing the next operation.
+        engine_args["pool_pre_ping"] = True
+        if "connect_timeout" not in make_url(url).query:
+            engine_args["connect_args"] = {"connect_timeout": SERVER_CONNECT_TIMEOUT}
     try:
         engine = create_engine(url, execution_options=ENGINE_EXECUTION_OPTIONS, **engine_args)
     except (ArgumentError, SQLAlchemyError, ImportError) as error:
@@ -262,14 +355,33 @@ def open_database(
         event.listen(engine, "begin", _sqlite_on_begin)
     elif engine.dialect.name == "postgresql":
         event.listen(engine, "begin", _postgresql_on_begin)
-    database = Database(engine, url)
-    database.read_only = read_only
+    return engine
+
+
+def server_database_is_empty(db: str) -> bool:
+    """Whether the server database at a URL holds no tables yet (a new office would be set
+    up in it); False for one of our offices. Nothing is written.
+
+    Raises CannotConnect when the server cannot be reached or refuses the login,
+    NotOurDatabase when the database holds other tables, NewerDatabase, and
+    StoreError for anything else.
+    """
+    url = database_url(db)
     try:
-        _prepare(database)
-    except BaseException:
+        make_url(url)
+    except ArgumentError:
+        raise StoreError(f"'{db}' is not a database URL") from None
+    target = describe_target(url)
+    engine = _make_engine(url, target, {})
+    try:
+        database = Database(engine, url)
+        with translate_errors(target), database.read() as connection:
+            tables = set(inspect(connection).get_table_names())
+            if tables:
+                _check_ours(connection, tables, target)
+        return not tables
+    finally:
         engine.dispose()
-        raise
-    return database
 
 
 def _prepare(database: Database) -> None:

@@ -22,6 +22,7 @@ from seg_desktop.core.tiers import Strategy, StrategyKind, Tier, default_strateg
 from seg_desktop.store.database import StoreError, insert_returning_id
 from seg_desktop.store.dialect import binary_order
 from seg_desktop.store.schema import (
+    AutomationRuleRow,
     CriterionRow,
     Segment,
     Setting,
@@ -37,6 +38,7 @@ tier_t = table_of(TierRow)
 segment_t = table_of(Segment)
 criterion_t = table_of(CriterionRow)
 override_t = table_of(TierOverride)
+automation_rule_t = table_of(AutomationRuleRow)
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def get_strategies(connection: Connection) -> dict[StrategyKind, Strategy]:
 def save_strategy(connection: Connection, strategy: Strategy) -> None:
     """Replace a strategy's tiers and Active flag; refuses a strategy that breaks the rules.
 
-    Overrides pinned to a tier that was renamed follow it (matched by position).
+    Overrides pinned to a tier that was renamed, and automation rules watching it, follow
+    it (matched by position).
     """
     strategy.validate()
     kind = strategy.kind.value
@@ -180,6 +183,15 @@ def save_strategy(connection: Connection, strategy: Strategy) -> None:
                 connection.execute(
                     update(override_t)
                     .where(override_t.c.kind == kind, override_t.c.tier_name == old)
+                    .values(tier_name=new)
+                )
+                # Automation rules watching the tier follow it too.
+                connection.execute(
+                    update(automation_rule_t)
+                    .where(
+                        automation_rule_t.c.strategy_kind == kind,
+                        automation_rule_t.c.tier_name == old,
+                    )
                     .values(tier_name=new)
                 )
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
 )
 
+from seg_desktop.core.automation import TargetKind
 from seg_desktop.core.engine import (
     Cancelled,
     Progress,
@@ -40,7 +41,7 @@ from seg_desktop.core.engine import (
 from seg_desktop.core.money import Cents
 from seg_desktop.core.periods import EffectiveRange
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
-from seg_desktop.store import data, definitions
+from seg_desktop.store import automation, data, definitions
 from seg_desktop.store.database import Database, StoreError, insert_returning_id, translate_errors
 from seg_desktop.store.dialect import bulk_insert, release_run_lock, try_run_lock
 from seg_desktop.store.lock import LockOwner
@@ -304,6 +305,9 @@ def save_run(
             ),
         )
     record_tier_events(connection, run_id, created_at)
+    # Tier automation rules act in the same transaction: a run is saved with its
+    # actions or not at all.
+    automation.apply_rules(connection, f"run {run_id}", targets=(TargetKind.TIER,), now=created_at)
     return run_id
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -29,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # SQLite only aliases the rowid for a column declared exactly INTEGER.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = "seg_desktop"
 
 
@@ -270,6 +271,197 @@ class MembershipEvent(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     cause: Mapped[str] = mapped_column(Text)
     __table_args__ = (Index("ix_membership_event_client_at", "client_id", "at"),)
+
+
+# --- automation (schema 3) ----------------------------------------------------------------------
+
+
+class AutomationRuleRow(Base):
+    """An automation rule: when a client enters / leaves / is in a segment or tier, do an action.
+
+    A segment target keeps the segment's id (NULL once the segment is deleted:
+    the rule then shows as broken) and a copy of its name; a tier target names
+    the strategy kind and the tier. ``params`` holds the action's fields as JSON.
+    """
+
+    __tablename__ = "automation_rule"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    trigger: Mapped[str] = mapped_column(String(10))
+    target_kind: Mapped[str] = mapped_column(String(10))
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segment.id", ondelete="SET NULL"), nullable=True
+    )
+    segment_name: Mapped[str | None] = mapped_column(String(200))
+    strategy_kind: Mapped[str | None] = mapped_column(String(20))
+    tier_name: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    params: Mapped[str] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AutomationMember(Base):
+    """A client a rule saw in its segment or tier the last time it was evaluated.
+
+    The row's id identifies that entry: an action is recorded against (rule,
+    entry), so it is never taken twice for one entry. AUTOINCREMENT on SQLite so
+    an id is never handed out again after its row is deleted (a client leaving).
+    """
+
+    __tablename__ = "automation_member"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("automation_rule.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    __table_args__ = (
+        UniqueConstraint("rule_id", "client_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class AutomationActivity(Base):
+    """The activity log: an action a rule took for a client, when and why.
+
+    Names are copied so the log reads right after the rule, the client or the
+    segment is renamed or deleted. (rule, entry) is unique: one action per entry.
+    """
+
+    __tablename__ = "automation_activity"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_rule.id", ondelete="SET NULL"), nullable=True
+    )
+    rule_name: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client.id", ondelete="SET NULL"), nullable=True
+    )
+    client_ref: Mapped[str] = mapped_column(String(200))
+    client_name: Mapped[str] = mapped_column(String(500))
+    trigger: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(250))
+    action: Mapped[str] = mapped_column(String(20))
+    result: Mapped[str] = mapped_column(String(10))
+    """'done' (the action changed something), 'nothing' (the tag was already
+    there / not there) or 'no_email' (listed in the batch without an address)."""
+    detail: Mapped[str] = mapped_column(Text)
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    cause: Mapped[str] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("rule_id", "entry_id"),
+        Index("ix_automation_activity_at", "at"),
+        Index("ix_automation_activity_client", "client_id"),
+    )
+
+
+class FollowUpTask(Base):
+    """A follow-up task for a client (made by a rule, or by hand when ``rule_id`` is NULL)."""
+
+    __tablename__ = "followup_task"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    due: Mapped[dt.date] = mapped_column(Date)
+    assignee: Mapped[str] = mapped_column(String(200), default="")
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_rule.id", ondelete="SET NULL"), nullable=True
+    )
+    rule_name: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (
+        Index("ix_followup_task_open_due", "done", "due"),
+        Index("ix_followup_task_client", "client_id"),
+    )
+
+
+class EmailBatch(Base):
+    """Emails a rule prepared in one evaluation, waiting for the user to review and send."""
+
+    __tablename__ = "email_batch"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_rule.id", ondelete="SET NULL"), nullable=True
+    )
+    rule_name: Mapped[str] = mapped_column(String(200))
+    subject_template: Mapped[str] = mapped_column(Text)
+    body_template: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(Text)
+
+
+class EmailMessageRow(Base):
+    """One client's rendered email in a batch, and where it stands.
+
+    ``status``: ``ready`` (not sent yet), ``sent``, ``failed`` (retryable) or
+    ``no_email`` (the client has no address: listed, never sent).
+    """
+
+    __tablename__ = "email_message"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("email_batch.id", ondelete="CASCADE"))
+    client_id: Mapped[int | None] = mapped_column(
+        ForeignKey("client.id", ondelete="SET NULL"), nullable=True
+    )
+    client_ref: Mapped[str] = mapped_column(String(200))
+    client_name: Mapped[str] = mapped_column(String(500))
+    recipient: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    __table_args__ = (Index("ix_email_message_batch", "batch_id", "id"),)
+
+
+class EmailSendLog(Base):
+    """Every attempt to send a message: when, to whom, and what the server said."""
+
+    __tablename__ = "email_send_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("email_message.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    recipient: Mapped[str] = mapped_column(String(500))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    __table_args__ = (Index("ix_email_send_log_message", "message_id"),)
+
+
+class RuleTag(Base):
+    """Marks a client's tag as set by an automation rule (gone with the tag itself)."""
+
+    __tablename__ = "rule_tag"
+    client_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_rule.id", ondelete="SET NULL"), nullable=True
+    )
+    rule_name: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["client_id", "tag"],
+            ["client_tag.client_id", "client_tag.tag"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+AUTOMATION_TABLES = (
+    "automation_rule",
+    "automation_member",
+    "automation_activity",
+    "followup_task",
+    "email_batch",
+    "email_message",
+    "email_send_log",
+    "rule_tag",
+)
+"""The tables schema 3 added (created in this order by the upgrade from 2)."""
 
 
 TABLES = Base.metadata.tables

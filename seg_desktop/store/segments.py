@@ -22,9 +22,10 @@ from sqlalchemy import (
     update,
 )
 
+from seg_desktop.core.automation import TargetKind
 from seg_desktop.core.engine import Cancelled, Progress, RunCancelled
 from seg_desktop.core.rules import SegmentDefinition, validate_definition
-from seg_desktop.store import definitions, runs
+from seg_desktop.store import automation, definitions, runs
 from seg_desktop.store.rules_sql import members_query
 from seg_desktop.store.schema import Id, MembershipEvent, Segment, SegmentMember, table_of
 
@@ -74,7 +75,31 @@ def recompute_all(
     ``segment_causes[segment id]`` or else ``cause`` as the reason (default:
     "recomputed as of <date>"). Only the rows that changed are deleted or
     inserted.
+
+    Then the segment automation rules act, in the same transaction
+    (:func:`seg_desktop.store.automation.apply_rules`). When their tag actions
+    changed any tag, the segments are recomputed once more (and the rules
+    evaluated once more), so a segment built on a tag a rule sets sees it at
+    once; a further cascade waits for the next recompute.
     """
+    reason = cause or f"recomputed as of {as_of.isoformat()}"
+    counts = _recompute_memberships(connection, as_of, progress, cancelled, reason, segment_causes)
+    outcome = automation.apply_rules(connection, reason, targets=(TargetKind.SEGMENT,))
+    if outcome.tags_changed:
+        again = "tags set by automation rules"
+        counts = _recompute_memberships(connection, as_of, None, cancelled, again, None)
+        automation.apply_rules(connection, again, targets=(TargetKind.SEGMENT,))
+    return counts
+
+
+def _recompute_memberships(
+    connection: Connection,
+    as_of: dt.date,
+    progress: Progress | None,
+    cancelled: Cancelled | None,
+    cause: str | None,
+    segment_causes: Mapping[int, str] | None,
+) -> dict[int, int]:
     segments = definitions.list_segments(connection)
     run_id = runs.current_run_id(connection)
     now = dt.datetime.now().replace(microsecond=0)

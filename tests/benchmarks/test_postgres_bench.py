@@ -43,6 +43,9 @@ from tests.conftest import postgres_server_url
 
 AS_OF = dt.date.today()
 SIZES = [int(n) for n in os.environ.get("SEG_PG_BENCH_CLIENTS", "50000,250000").split(",")]
+# Building the 250,000-client office and copying it to the server takes longer than the
+# suite's ten-minute limit per test (pyproject), once per machine and server.
+pytestmark = pytest.mark.timeout(0)
 PREVIEW = SegmentDefinition(
     "Big, frequent and active",
     (

@@ -18,6 +18,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QIcon
 from pytestqt.qtbot import QtBot
 
+from seg_desktop.core.automation import Action, ActionKind, AutomationRule, Target, When
 from seg_desktop.core.engine import Trigger
 from seg_desktop.core.tiers import StrategyKind, move_boundary
 from seg_desktop.demo import load_demo
@@ -81,13 +82,16 @@ def window(qtbot: QtBot, office_path: Path, tmp_path: Path) -> Iterator[MainWind
 
 def test_runs_and_reports_are_tabs_reached_by_ctrl_number(qtbot: QtBot, window: MainWindow) -> None:
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert titles == ["Segment", "Clients", "Tiers", "Runs", "Reports"]
+    assert titles == ["Segment", "Clients", "Tiers", "Runs", "Reports", "Automation", "Tasks"]
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.runs
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.reports
     qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert window.tabs.currentWidget() is window.clients
+    qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    assert window.tabs.currentWidget() is window.followups
+    qtbot.waitUntil(lambda: window.tasks_label.text() == "No open tasks", timeout=WAIT_MS)
 
 
 def test_clients_who_changed_tier_are_marked_with_the_old_tier_in_the_tooltip(
@@ -204,3 +208,59 @@ def test_start_up_catches_up_a_missed_nightly_run_and_a_failure_shows_in_the_sta
         qtbot.waitUntil(lambda: not main.session.runner.is_busy(), timeout=WAIT_MS)
         main.close()
         office.close()
+
+
+def test_a_rule_that_creates_tasks_fires_on_a_run_and_the_status_bar_counts_them(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    office = window.session.office
+    gold = office.strategies()[IND].tiers[-1].name
+    rule = AutomationRule(
+        "Gold follow-up",
+        When.IS_IN,
+        Target.of_tier(gold),
+        Action(ActionKind.CREATE_TASK, title="Call {name}", due_in_days=7),
+    )
+    office.save_automation_rule(rule)
+    current = office.current_run()
+    assert current is not None
+    run_id = current.id
+    with office.database.read() as connection:
+        in_gold = sum(
+            1 for row in history.run_assignments(connection, run_id, IND) if row.tier_name == gold
+        )
+    assert in_gold > 0
+    with qtbot.waitSignal(window.session.run_changed, timeout=WAIT_MS):
+        qtbot.waitUntil(window.session.run_segmentation, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.tasks_label.text() == f"Tasks: {in_gold:,} open", timeout=WAIT_MS
+    )
+    assert office.task_counts().open == in_gold
+    # A second run: the clients are still in Gold, so no task is added twice.
+    with qtbot.waitSignal(window.session.run_changed, timeout=WAIT_MS):
+        qtbot.waitUntil(window.session.run_segmentation, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.session.runner.is_busy(), timeout=WAIT_MS)
+    assert office.task_counts().open == in_gold
+    assert window.tasks_label.text() == f"Tasks: {in_gold:,} open"
+
+
+def test_a_tag_set_by_a_rule_is_marked_in_the_client_detail(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    office = window.session.office
+    gold = office.strategies()[IND].tiers[-1].name
+    rule = AutomationRule(
+        "Gold tag", When.IS_IN, Target.of_tier(gold), Action(ActionKind.ADD_TAG, tag="gold-club")
+    )
+    office.save_automation_rule(rule)
+    with qtbot.waitSignal(window.session.run_changed, timeout=WAIT_MS):
+        qtbot.waitUntil(window.session.run_segmentation, timeout=WAIT_MS)
+    tagged = next(f.client_id for f in office.client_facts() if "gold-club" in f.tags)
+    untagged = next(
+        f.client_id for f in office.client_facts() if f.tags and "gold-club" not in f.tags
+    )
+    qtbot.waitUntil(lambda: not window.clients.is_reload_pending(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.clients.select_client(tagged), timeout=WAIT_MS)
+    assert "gold-club (set by rule “Gold tag”)" in window.clients.detail.tags_label.text()
+    assert window.clients.select_client(untagged)
+    assert "set by rule" not in window.clients.detail.tags_label.text()

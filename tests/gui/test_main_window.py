@@ -120,3 +120,48 @@ def test_closing_stops_the_workers(qtbot: QtBot, window: MainWindow) -> None:
     window.close()
     assert not runner.is_busy() and not preview.is_busy()
     assert not runner.submit("after close", lambda _p, _c: None)
+
+
+def test_connecting_to_another_office_swaps_every_view_to_it(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_path = tmp_path / "server-stand-in.db"
+    other = Office.open(other_path)
+    load_demo(other, clients=30, months=14, seed=9)
+    other.run_segmentation()
+    old = window.session.office
+    closed: list[bool] = []
+    monkeypatch.setattr(old, "close", lambda: closed.append(True))
+    monkeypatch.setattr(
+        "seg_desktop.gui.main_window.connect_to_office_server", lambda _parent, _settings: other
+    )
+    window.connect_action.trigger()
+    assert window.session.office is other
+    assert window.windowTitle() == f"seg-desktop — {other.target}"
+    assert window.database_label.text() == other.target
+    qtbot.waitUntil(
+        lambda: (
+            window.clients.is_loaded()
+            and not window.clients.is_reload_pending()
+            and len(window.clients.visible_client_ids()) == 30
+        ),
+        timeout=20_000,
+    )
+    qtbot.waitUntil(lambda: not window.session.runner.is_busy(), timeout=20_000)
+    assert closed == [True]  # the previous office, once nothing used it
+    other.close()
+
+
+def test_connecting_is_refused_while_a_run_is_going(
+    qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[object] = []
+    monkeypatch.setattr(
+        "seg_desktop.gui.main_window.connect_to_office_server",
+        lambda parent, _settings: asked.append(parent),
+    )
+    with qtbot.waitSignal(window.session.run_changed, timeout=20_000):
+        start_run(qtbot, window)
+        window.connect_action.trigger()
+        assert "Wait for" in window.statusBar().currentMessage()
+    assert asked == []

@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from seg_desktop.core.money import format_money
 from seg_desktop.core.tiers import StrategyKind, move_boundary
 from seg_desktop.demo import load_demo
-from seg_desktop.gui.reports_view import OVERLAP_NOTE, ReportsView
+from seg_desktop.gui.reports_view import OVERLAP_NOTE, ReportsView, default_list_tag
 from seg_desktop.gui.runs_view import SORT_ROLE
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
@@ -162,7 +162,7 @@ def test_overlap_lists_export_and_show_in_clients(
     assert view.overlap_models["only_a"].rowCount() == len(members_a - members_b)
     assert view.overlap_models["only_b"].rowCount() == len(members_b - members_a)
     assert view.overlap_note.text() == OVERLAP_NOTE
-    assert "cannot become a segment" in OVERLAP_NOTE
+    assert "becomes a segment through a tag" in OVERLAP_NOTE
     with qtbot.waitSignal(view.show_clients_requested, timeout=WAIT_MS) as shown:
         assert view.show_overlap_in_clients("only_a")
     ids, what = shown.args
@@ -229,3 +229,35 @@ def test_an_office_without_a_run(qtbot: QtBot, tmp_path: Path) -> None:
         assert session.runner.shutdown(WAIT_MS)
         assert session.preview_runner.shutdown(WAIT_MS)
         office.close()
+
+
+def test_an_overlap_list_becomes_a_segment_through_a_tag(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def ask(_parent: object, title: str, count: int) -> tuple[str, str]:
+        asked.append((title, count))
+        return "Active, not repeat", default_list_tag(title)
+
+    view = ReportsView(session, ask_new_segment=ask)
+    qtbot.addWidget(view)
+    a, b = segment_id(office, "Active Clients"), segment_id(office, "Repeat Customers")
+    with qtbot.waitSignal(view.overlap_loaded, timeout=WAIT_MS):
+        view.set_overlap_segments(a, b)
+    expected = set(office.segment_member_ids(a)) - set(office.segment_member_ids(b))
+    assert expected, "the demo office has active clients who are not repeat customers"
+    assert view.overlap_segment_buttons["only_a"].isEnabled()
+    with qtbot.waitSignal(session.segments_changed, timeout=WAIT_MS):
+        assert view.segment_from_overlap("only_a")
+    assert asked == [("In Active Clients, not Repeat Customers", len(expected))]
+    created = office.find_segment("Active, not repeat")
+    tag = "in-active-clients-not-repeat-customers"
+    assert created.definition.criteria[0].value == tag
+    assert set(office.segment_member_ids(created.id)) == expected
+    assert created.member_count == len(expected)
+    # Cancelling the question does nothing.
+    view._ask_new_segment = lambda *_args: None
+    before = len(office.segments())
+    assert not view.segment_from_overlap("both")
+    assert len(office.segments()) == before

@@ -21,7 +21,7 @@ from seg_desktop.demo import load_demo
 from seg_desktop.store import history, runs
 from seg_desktop.store.history import MembershipLogEntry, NightlyFailure, TierChange
 from seg_desktop.store.office import Office
-from seg_desktop.store.schema import SCHEMA_VERSION
+from seg_desktop.store.schema import AUTOMATION_TABLES, SCHEMA_VERSION
 from tests.helpers.office import add_clients, add_revenue, client, make_office, sqlite_scalar
 
 D = dt.date
@@ -356,8 +356,11 @@ def test_a_version_1_file_opens_migrates_and_keeps_its_data(tmp_path: Path) -> N
     old, ids = make_office(tmp_path, CLIENTS, REVENUE, name="old.db")
     run = old.run_segmentation(AS_OF)
     old.close()
-    # What a version-1 file looked like: no membership log, stamped 1.
+    # What a version-1 file looked like: no membership log (nor the automation tables of
+    # schema 3), stamped 1.
     connection = sqlite3.connect(path)
+    for name in reversed(AUTOMATION_TABLES):
+        connection.execute(f"DROP TABLE {name}")
     connection.execute("DROP TABLE membership_event")
     connection.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     connection.commit()

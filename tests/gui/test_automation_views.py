@@ -1,0 +1,197 @@
+"""The automation views: the rules editor, the Tasks view and the email batch review."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from pytestqt.qtbot import QtBot
+
+from seg_desktop.core.automation import Action, ActionKind, AutomationRule, Target, When
+from seg_desktop.gui.automation_view import AutomationView
+from seg_desktop.gui.email_batch_dialog import EmailBatchDialog
+from seg_desktop.gui.followups_view import FollowUpsView
+from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
+from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
+from seg_desktop.io.mail import SmtpSettings
+from seg_desktop.store.office import Office
+from tests.helpers.office import client, make_office
+
+AS_OF = dt.date(2026, 3, 15)
+WAIT_MS = 10_000
+CLIENTS = [
+    client("A", "Alpha Ltd", email="alpha@example.com"),
+    client("B", "Beta LLC", email="beta@example.com"),
+    client("C", "Gamma & Sons"),
+]
+REVENUE = [(ref, dt.date(2025, 3, 1), 6_000_000) for ref in ("A", "B", "C")]  # all Gold
+GOLD = Target.of_tier("Gold")
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    opened, _ids = make_office(tmp_path, CLIENTS, REVENUE)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def session(qtbot: QtBot, office: Office) -> Iterator[OfficeSession]:
+    runner = TaskRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
+    preview = LatestOnlyRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
+    opened = OfficeSession(office, runner, preview, today=lambda: AS_OF)
+    errors: list[tuple[str, object, str]] = []
+    opened.error.connect(lambda what, error, trace: errors.append((what, error, trace)))
+    yield opened
+    assert preview.shutdown(WAIT_MS)
+    assert runner.shutdown(WAIT_MS)
+    assert errors == []
+
+
+def wait_idle(qtbot: QtBot, session: OfficeSession) -> None:
+    qtbot.waitUntil(lambda: not session.runner.is_busy(), timeout=WAIT_MS)
+
+
+def test_a_rule_typed_in_the_editor_is_checked_saved_and_listed(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    view = AutomationView(session)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.editor.tier.count() > 0, timeout=WAIT_MS)
+    editor = view.editor
+    editor.name.setText("Welcome to Gold")
+    editor.target_kind.setCurrentIndex(editor.target_kind.findData(GOLD.kind))
+    editor.tier.setCurrentText("Gold")
+    editor.title.setText("Call {nmae}")
+    assert "unknown field {nmae}" in editor.problem.text()
+    assert not view.save_button.isEnabled()
+    editor.title.setText("Call {name}")
+    assert editor.problem.text() == ""
+    assert view.save_button.isEnabled()
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.save_rule()
+    (info,) = view.rules()
+    assert info.rule.sentence == "When a client enters tier Gold: task 'Call {name}' due in 7 days"
+    assert [r.rule.name for r in office.automation_rules()] == ["Welcome to Gold"]
+    view.select_rule("Welcome to Gold")
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.toggle_pause()
+    assert office.automation_rules()[0].rule.paused
+
+
+def test_a_rule_with_a_deleted_segment_is_listed_as_broken(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    segment = office.find_segment("High-Value Clients")
+    office.save_automation_rule(
+        AutomationRule(
+            "Big",
+            When.ENTERS,
+            Target.of_segment("High-Value Clients"),
+            Action(ActionKind.ADD_TAG, tag="big"),
+        )
+    )
+    office.delete_segment(segment.id)
+    view = AutomationView(session)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.rules_table.rowCount() == 1, timeout=WAIT_MS)
+    state = view.rules_table.item(0, 1)
+    assert (
+        state is not None and state.text() == "broken: its segment 'High-Value Clients' was deleted"
+    )
+    view.select_rule("Big")
+    assert view.editor.segment.currentText() == "High-Value Clients"  # shown as it was
+
+
+def test_the_tasks_view_lists_open_tasks_and_marks_them_done(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    office.save_automation_rule(
+        AutomationRule(
+            "Welcome", When.ENTERS, GOLD, Action(ActionKind.CREATE_TASK, title="Call {name}")
+        )
+    )
+    office.run_segmentation(AS_OF)
+    view = FollowUpsView(session)
+    qtbot.addWidget(view)
+    counts: list[Any] = []
+    view.counts_changed.connect(counts.append)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=WAIT_MS)
+    titles = [view.model.task(row).title for row in range(3)]
+    assert titles == ["Call Alpha Ltd", "Call Beta LLC", "Call Gamma & Sons"]
+    view.client_filter.setText("beta")
+    assert view.model.rowCount() == 1
+    view.select_row(0)
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        view.done_button.click()
+    assert view.model.rowCount() == 0  # the filter still applies
+    view.client_filter.clear()
+    assert view.model.rowCount() == 2
+    assert counts[-1].open == 2
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.received: list[list[str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_port() -> Iterator[tuple[Recorder, int]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    recorder = Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()
+
+
+def test_the_batch_dialog_lists_everyone_and_sends_only_the_ticked_messages(
+    qtbot: QtBot, session: OfficeSession, office: Office, smtp_port: tuple[Recorder, int]
+) -> None:
+    recorder, port = smtp_port
+    office.save_automation_rule(
+        AutomationRule(
+            "Hello",
+            When.IS_IN,
+            GOLD,
+            Action(ActionKind.PREPARE_EMAIL, subject="Hi {name}", body="Your tier: {tier}"),
+        )
+    )
+    office.run_segmentation(AS_OF)
+    settings = SmtpSettings("127.0.0.1", "desk@office.example", port, "none")
+    office.save_mail_settings_text(settings.to_json())
+    (batch,) = office.email_batches()
+    looked_up: list[SmtpSettings] = []
+    dialog = EmailBatchDialog(
+        session, batch.id, password_lookup=lambda s: looked_up.append(s) or None
+    )
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: len(dialog.messages()) == 3, timeout=WAIT_MS)
+    assert "1 without an email address (listed, not sent): C Gamma & Sons" in dialog.notes.text()
+    by_ref = {m.client_ref: m for m in dialog.messages()}
+    assert sorted(dialog.ticked_ids()) == sorted([by_ref["A"].id, by_ref["B"].id])
+    assert "Subject: Hi Alpha Ltd" in dialog.preview.toPlainText()
+    dialog.set_ticked(by_ref["B"].id, False)
+    assert dialog.send_button.text() == "Send 1"
+    assert recorder.received == []  # nothing before Send
+    with qtbot.waitSignal(dialog.sent, timeout=WAIT_MS) as sent:
+        assert dialog.send()
+    assert sent.args is not None and sent.args[0].sent == [by_ref["A"].id]
+    assert recorder.received == [["alpha@example.com"]]
+    assert looked_up == []  # no user name: no password asked for
+    qtbot.waitUntil(lambda: dialog.messages()[0].status == "sent", timeout=WAIT_MS)
+    assert dialog.ticked_ids() == [by_ref["B"].id]  # still to send, ticked again for review
+    wait_idle(qtbot, session)
