@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from seg_desktop.gui.row_model import RowListModel
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn, TaskRunner
 from seg_desktop.store.backup import (
     BackupError,
@@ -80,37 +80,15 @@ def format_size(size: int) -> str:
     return f"{size / 1024**3:,.2f} GB"
 
 
-class BackupsModel(QAbstractTableModel):
+class BackupsModel(RowListModel[BackupInfo]):
     """The backups of one database, newest first."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._backups: list[BackupInfo] = []
+        super().__init__([_TITLES[column] for column in BackupColumn], parent)
 
-    def set_backups(self, backups: list[BackupInfo]) -> None:
-        """Show these backups."""
-        self.beginResetModel()
-        self._backups = list(backups)
-        self.endResetModel()
-
-    def backup_at(self, row: int) -> BackupInfo:
-        """The backup shown in a row."""
-        return self._backups[row]
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Qt: one row per backup."""
-        return 0 if parent.isValid() else len(self._backups)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """Qt: taken, why, size."""
-        return 0 if parent.isValid() else len(BackupColumn)
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        """Qt: the cell's text, alignment and tooltip."""
-        if not index.isValid() or not 0 <= index.row() < len(self._backups):
-            return None
-        backup = self._backups[index.row()]
-        column = BackupColumn(index.column())
+    def cell(self, backup: BackupInfo, number: int, role: int) -> object:
+        """The cell's text, alignment and tooltip."""
+        column = BackupColumn(number)
         if role == Qt.ItemDataRole.DisplayRole:
             if column is BackupColumn.TAKEN:
                 return f"{backup.taken_at:%Y-%m-%d %H:%M:%S}"
@@ -121,18 +99,6 @@ class BackupsModel(QAbstractTableModel):
             return str(backup.path)
         if role == Qt.ItemDataRole.TextAlignmentRole and column is BackupColumn.SIZE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        """Qt: the column titles."""
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(BackupColumn)
-        ):
-            return _TITLES[BackupColumn(section)]
         return None
 
 
@@ -233,14 +199,14 @@ class BackupsDialog(QDialog):
 
     def refresh(self) -> None:
         """Read the backups folder again (names and sizes only: quick)."""
-        self.model.set_backups(list_backups(self.office_path))
+        self.model.set_rows(list_backups(self.office_path))
         self.empty_label.setVisible(self.model.rowCount() == 0)
         self._update_buttons()
 
     def selected_backup(self) -> BackupInfo | None:
         """The backup selected in the table, if any."""
         rows = self.table.selectionModel().selectedRows()
-        return self.model.backup_at(rows[0].row()) if rows else None
+        return self.model.row_at(rows[0].row()) if rows else None
 
     def select_row(self, row: int) -> None:
         """Select a row (the newest is row 0)."""

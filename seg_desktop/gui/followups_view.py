@@ -9,11 +9,9 @@ due-today / overdue counts for the status bar. (Named "follow-ups" because
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QModelIndex,
     QObject,
@@ -37,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from seg_desktop.gui.row_model import RowListModel
 from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.store.automation import FollowUp, TaskCounts
@@ -49,49 +48,15 @@ TASK_ROLE = Qt.ItemDataRole.UserRole + 1
 HEADERS = ("Due", "Ref", "Client", "Task", "Assigned to", "Rule", "Done")
 
 
-class FollowUpModel(QAbstractTableModel):
+class FollowUpModel(RowListModel[FollowUp]):
     """The listed tasks, in the order the store gives them (due date, then id)."""
 
     def __init__(self, today: dt.date, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._tasks: list[FollowUp] = []
+        super().__init__(HEADERS, parent)
         self.today = today
 
-    def set_tasks(self, tasks: Sequence[FollowUp]) -> None:
-        """Replace every row."""
-        self.beginResetModel()
-        self._tasks = list(tasks)
-        self.endResetModel()
-
-    def task(self, row: int) -> FollowUp:
-        """The task on a row."""
-        return self._tasks[row]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        """How many tasks."""
-        return 0 if parent.isValid() else len(self._tasks)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        """How many columns."""
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        """Column titles."""
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(HEADERS)
-        ):
-            return HEADERS[section]
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def cell(self, task: FollowUp, column: int, role: int) -> Any:
         """The cell's text; overdue due dates in red; the FollowUp under TASK_ROLE."""
-        if not index.isValid() or not 0 <= index.row() < len(self._tasks):
-            return None
-        task = self._tasks[index.row()]
         if role == TASK_ROLE:
             return task
         if role == Qt.ItemDataRole.DisplayRole:
@@ -104,12 +69,12 @@ class FollowUpModel(QAbstractTableModel):
                 task.rule_name or "(by hand)",
                 "done" if task.done else "",
             )
-            return values[index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 3 and task.note:
+            return values[column]
+        if role == Qt.ItemDataRole.ToolTipRole and column == 3 and task.note:
             return task.note
         if (
             role == Qt.ItemDataRole.ForegroundRole
-            and index.column() == 0
+            and column == 0
             and not task.done
             and task.due < self.today
         ):
@@ -244,7 +209,7 @@ class FollowUpsView(QWidget):
             for task in self._all
             if all(w in f"{task.client_ref} {task.client_name}".casefold() for w in words)
         ]
-        self.model.set_tasks(shown)
+        self.model.set_rows(shown)
         self._selection_moved()
 
     # --- acting -----------------------------------------------------------------------------
@@ -252,7 +217,7 @@ class FollowUpsView(QWidget):
     def selected_task(self) -> FollowUp | None:
         """The selected task, if any."""
         rows = self.table.selectionModel().selectedRows()
-        return self.model.task(rows[0].row()) if rows else None
+        return self.model.row_at(rows[0].row()) if rows else None
 
     def select_row(self, row: int) -> None:
         """Select a row (tests, keyboard users)."""

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QModelIndex,
     QObject,
@@ -45,6 +44,7 @@ from PySide6.QtWidgets import (
 from seg_desktop.core.engine import Override
 from seg_desktop.core.money import Cents, format_money
 from seg_desktop.core.tiers import StrategyKind
+from seg_desktop.gui.row_model import RowListModel
 from seg_desktop.store.strategy_data import Subject
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -86,52 +86,15 @@ _TITLES = {
 }
 
 
-class OverridesListModel(QAbstractTableModel):
+class OverridesListModel(RowListModel[OverrideRow]):
     """The pins of one strategy, read-only; removing and editing go through the panel's buttons."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[OverrideRow] = []
+        super().__init__([_TITLES[column] for column in OverrideColumn], parent)
 
-    def set_rows(self, rows: Sequence[OverrideRow]) -> None:
-        """Replace the rows."""
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row_at(self, row: int) -> OverrideRow:
-        """The pin shown in `row`."""
-        return self._rows[row]
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """One row per pin."""
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        """The columns of OverrideColumn."""
-        return 0 if parent.isValid() else len(OverrideColumn)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> object:
-        """Column titles."""
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and orientation == Qt.Orientation.Horizontal
-            and 0 <= section < len(OverrideColumn)
-        ):
-            return _TITLES[OverrideColumn(section)]
-        return None
-
-    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+    def cell(self, row: OverrideRow, number: int, role: int) -> object:
         """Texts, and grey for pins that no longer apply."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = OverrideColumn(index.column())
+        column = OverrideColumn(number)
         if role == Qt.ItemDataRole.DisplayRole:
             return _cell(row, column)
         if role == Qt.ItemDataRole.ForegroundRole and not (row.standing and row.tier_exists):

@@ -122,7 +122,7 @@ def test_the_tasks_view_lists_open_tasks_and_marks_them_done(
     counts: list[Any] = []
     view.counts_changed.connect(counts.append)
     qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=WAIT_MS)
-    titles = [view.model.task(row).title for row in range(3)]
+    titles = [view.model.row_at(row).title for row in range(3)]
     assert titles == ["Call Alpha Ltd", "Call Beta LLC", "Call Gamma & Sons"]
     view.client_filter.setText("beta")
     assert view.model.rowCount() == 1

@@ -63,7 +63,7 @@ def test_the_model_passes_the_model_tester(qtmodeltester: ModelTester, office_pa
     take_backup(office_path, "daily", now=DAY)
     take_backup(office_path, "import", now=DAY + dt.timedelta(hours=1))
     model = BackupsModel()
-    model.set_backups(list_backups(office_path))
+    model.set_rows(list_backups(office_path))
     qtmodeltester.check(model)
     assert model.rowCount() == 2
     assert model.index(0, 0).data() == "2026-11-24 10:30:00"
