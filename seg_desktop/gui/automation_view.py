@@ -325,13 +325,7 @@ class AutomationView(QWidget):
         )
         self.activity_table.verticalHeader().hide()
         self.export_button = QPushButton("Export CSV…")
-        activity_page = QWidget()
-        activity_layout = QVBoxLayout(activity_page)
-        activity_layout.addWidget(self.activity_table, 1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.export_button)
-        activity_layout.addLayout(row)
+        activity_page = _table_page(self.activity_table, self.export_button)
 
         # Emails tab
         self.batches_table = QTableWidget(0, 5)
@@ -346,13 +340,7 @@ class AutomationView(QWidget):
         )
         self.batches_table.verticalHeader().hide()
         self.review_button = QPushButton("Review and send…")
-        emails_page = QWidget()
-        emails_layout = QVBoxLayout(emails_page)
-        emails_layout.addWidget(self.batches_table, 1)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.review_button)
-        emails_layout.addLayout(row)
+        emails_page = _table_page(self.batches_table, self.review_button)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(rules_page, "Rules")
@@ -610,3 +598,15 @@ class AutomationView(QWidget):
         batch = self._batches[min(rows)] if rows else self._batches[0]
         self._open_batch(self._session, batch.id, self)
         self.refresh()
+
+
+def _table_page(table: QTableWidget, button: QPushButton) -> QWidget:
+    """A tab page: the table, and its button at the bottom right."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.addWidget(table, 1)
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(button)
+    layout.addLayout(row)
+    return page
