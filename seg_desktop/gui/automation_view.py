@@ -49,6 +49,7 @@ from seg_desktop.core.automation import (
 )
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.email_batch_dialog import EmailBatchDialog
+from seg_desktop.gui.pages import table_page
 from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io.activity_export import write_activity_csv
@@ -325,7 +326,7 @@ class AutomationView(QWidget):
         )
         self.activity_table.verticalHeader().hide()
         self.export_button = QPushButton("Export CSV…")
-        activity_page = _table_page(self.activity_table, self.export_button)
+        activity_page = table_page(self.activity_table, self.export_button)
 
         # Emails tab
         self.batches_table = QTableWidget(0, 5)
@@ -340,7 +341,7 @@ class AutomationView(QWidget):
         )
         self.batches_table.verticalHeader().hide()
         self.review_button = QPushButton("Review and send…")
-        emails_page = _table_page(self.batches_table, self.review_button)
+        emails_page = table_page(self.batches_table, self.review_button)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(rules_page, "Rules")
@@ -598,15 +599,3 @@ class AutomationView(QWidget):
         batch = self._batches[min(rows)] if rows else self._batches[0]
         self._open_batch(self._session, batch.id, self)
         self.refresh()
-
-
-def _table_page(table: QTableWidget, button: QPushButton) -> QWidget:
-    """A tab page: the table, and its button at the bottom right."""
-    page = QWidget()
-    layout = QVBoxLayout(page)
-    layout.addWidget(table, 1)
-    row = QHBoxLayout()
-    row.addStretch(1)
-    row.addWidget(button)
-    layout.addLayout(row)
-    return page

@@ -9,7 +9,6 @@ this module only puts their answers into sentences and widgets.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -44,6 +43,7 @@ from seg_desktop.core.rules import (
     segment_matches,
     validate_definition,
 )
+from seg_desktop.gui.chart_axes import label_y_axis
 from seg_desktop.store.clients import ClientDetail
 from seg_desktop.store.definitions import SegmentInfo
 
@@ -195,24 +195,7 @@ class RevenueChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
         # At least six months wide, so one month is a bar, not a wall.
         margin = max(0.0, (6 - span) / 2)
         self.setXRange(-0.6 - margin, span - 0.4 + margin, padding=0)
-        low, high = min(0.0, *heights), max(0.0, *heights)
-        if high <= low:
-            high = low + 1
-        self.setYRange(low, high, padding=0.08)
-        spacing = _nice_step((high - low) / 4)
-        first_tick = math.floor(low / spacing) * spacing
-        count = int((high - first_tick) / spacing) + 2
-        decimals = 0 if spacing >= 1 else 2
-        labels = [
-            (first_tick + spacing * n, f"{first_tick + spacing * n:,.{decimals}f}")
-            for n in range(count)
-        ]
-        # Grouped numbers ("12,000"), never pyqtgraph's "1.2e+04"; and an axis wide
-        # enough for the longest from the first paint (else pyqtgraph drops labels).
-        left = self.getAxis("left")
-        left.setTicks([labels, []])
-        metrics = QFontMetrics(left.style["tickFont"] or self.font())
-        left.setWidth(max(metrics.horizontalAdvance(text) for _, text in labels) + 16)
+        label_y_axis(self, min(0.0, *heights), max(0.0, *heights))
 
     def _label_months(self) -> None:
         """Label as many months as fit the width ("2026-03" every k months), tick every month."""
@@ -246,14 +229,6 @@ class RevenueChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
         if self._bars is None:
             return []
         return [float(h) for h in self._bars.opts["height"]]
-
-
-def _nice_step(rough: float) -> float:
-    """1, 2 or 5 times a power of ten, at least ``rough`` (axis tick spacing)."""
-    if rough <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(rough))
-    return next(power * m for m in (1, 2, 5, 10) if power * m >= rough)
 
 
 # --- the panel ------------------------------------------------------------------------------------

@@ -521,8 +521,13 @@ class ClientsView(QWidget):
             text = f"{total:,} {noun}"
         changed = self.model.changed_count()
         if changed:
-            text += f" · {changed:,} changed tier since the previous run (▲ up, ▼ down)"
+            text += f" · {changed:,} changed tier since the previous run"
         self.count_label.setText(text)
+        self.count_label.setToolTip(
+            "A green arrow by the tier: moved up since the previous run; red: moved down."
+            if changed
+            else ""
+        )
 
     def _filter_name(self) -> str:
         segment_id = self.segment_filter()

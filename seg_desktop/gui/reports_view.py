@@ -22,7 +22,6 @@ only show them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -54,6 +53,8 @@ from PySide6.QtWidgets import (
 )
 
 from seg_desktop.core.money import format_money
+from seg_desktop.gui.chart_axes import label_y_axis
+from seg_desktop.gui.pages import table_page
 from seg_desktop.gui.runs_view import (
     EXCEL_ONLY,
     EXCEL_OR_CSV,
@@ -96,6 +97,9 @@ OVERLAP_NOTE = (
     "tag: “New segment from this list” tags these clients and creates a segment that "
     "selects the tag. Removing the tag from a client takes it out of the segment."
 )
+
+OVERLAP_KEYS = ("both", "only_a", "only_b")
+"""The overlap tab's three lists, in tab order (see `SegmentOverlap.list_of`)."""
 
 AskNewSegment = Callable[[QWidget, str, int], tuple[str, str] | None]
 """``(parent, list title, client count) -> (segment name, tag)``, or None when cancelled."""
@@ -140,14 +144,6 @@ def tier_colour(position: int) -> QColor:
     return QColor(TIER_COLOURS[position % len(TIER_COLOURS)])
 
 
-def _nice_step(rough: float) -> float:
-    """1, 2 or 5 times a power of ten, at least ``rough``."""
-    if rough <= 0:
-        return 1.0
-    power = 10.0 ** math.floor(math.log10(rough))
-    return next(power * m for m in (1, 2, 5, 10) if power * m >= rough)
-
-
 class _Chart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
     """A read-only plot in the palette's colours, with grouped-number ticks on the left."""
 
@@ -185,21 +181,7 @@ class _Chart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
 
     def label_y(self, low: float, high: float, suffix: str = "") -> None:
         """Grouped tick labels ("12,000"), never "1.2e+04", on an axis wide enough for them."""
-        if high <= low:
-            high = low + 1
-        self.setYRange(low, high, padding=0.08)
-        spacing = _nice_step((high - low) / 4)
-        first = math.floor(low / spacing) * spacing
-        count = int((high - first) / spacing) + 2
-        decimals = 0 if spacing >= 1 else 2
-        ticks = [
-            (first + spacing * n, f"{first + spacing * n:,.{decimals}f}{suffix}")
-            for n in range(count)
-        ]
-        axis = self.getAxis("left")
-        axis.setTicks([ticks, []])
-        metrics = QFontMetrics(axis.style["tickFont"] or self.font())
-        axis.setWidth(max(metrics.horizontalAdvance(text) for _, text in ticks) + 16)
+        label_y_axis(self, low, high, suffix)
 
     def label_x(self, labels: Sequence[str]) -> None:
         """One category label per bar (elided to fit)."""
@@ -569,7 +551,7 @@ class ReportsView(QWidget):
         self.overlap_export_buttons: dict[str, QPushButton] = {}
         self.overlap_show_buttons: dict[str, QPushButton] = {}
         self.overlap_segment_buttons: dict[str, QPushButton] = {}
-        for key in ("both", "only_a", "only_b"):
+        for key in OVERLAP_KEYS:
             model = ValueTableModel(CLIENT_COLUMNS, self)
             view = _table_view(f"overlap_{key}_table", model)
             export = QPushButton("Export this list…")
@@ -583,17 +565,7 @@ class ReportsView(QWidget):
             new_segment.setObjectName(f"segment_from_overlap_{key}")
             new_segment.setToolTip("Tag these clients and create a segment that selects the tag")
             new_segment.clicked.connect(lambda _checked=False, k=key: self.segment_from_overlap(k))
-            page = QWidget()
-            page_layout = QVBoxLayout(page)
-            page_layout.setContentsMargins(4, 4, 4, 4)
-            page_layout.addWidget(view, 1)
-            buttons = QHBoxLayout()
-            buttons.addStretch(1)
-            buttons.addWidget(new_segment)
-            buttons.addWidget(show)
-            buttons.addWidget(export)
-            page_layout.addLayout(buttons)
-            self.overlap_tabs.addTab(page, key)
+            self.overlap_tabs.addTab(table_page(view, new_segment, show, export, margin=4), key)
             self.overlap_models[key] = model
             self.overlap_export_buttons[key] = export
             self.overlap_show_buttons[key] = show
@@ -714,11 +686,7 @@ class ReportsView(QWidget):
         def work(_progress: ProgressFn, _cancelled: CancelledFn) -> _OverlapLoad:
             with office.database.read() as connection:
                 overlap = history.segment_overlap(connection, int(a_id), int(b_id))
-            rows = {
-                "both": _client_rows(overlap.both),
-                "only_a": _client_rows(overlap.only_a),
-                "only_b": _client_rows(overlap.only_b),
-            }
+            rows = {key: _client_rows(overlap.list_of(key)) for key in OVERLAP_KEYS}
             return overlap, rows
 
         self._queue.request(
@@ -809,7 +777,7 @@ class ReportsView(QWidget):
         if overlap is None:
             return False
         title = reports.overlap_list_titles(overlap)[key]
-        lines = {"both": overlap.both, "only_a": overlap.only_a, "only_b": overlap.only_b}[key]
+        lines = overlap.list_of(key)
         if path is None:
             default = Path.home() / "segment-overlap-list.xlsx"
             path = choose_save_path(
@@ -828,7 +796,7 @@ class ReportsView(QWidget):
         overlap = self._overlap
         if overlap is None:
             return False
-        lines = {"both": overlap.both, "only_a": overlap.only_a, "only_b": overlap.only_b}[key]
+        lines = overlap.list_of(key)
         title = reports.overlap_list_titles(overlap)[key]
         self.show_clients_requested.emit([line.client_id for line in lines], title)
         return True
@@ -838,7 +806,7 @@ class ReportsView(QWidget):
         overlap = self._overlap
         if overlap is None or self._session.office.read_only:
             return False
-        lines = {"both": overlap.both, "only_a": overlap.only_a, "only_b": overlap.only_b}[key]
+        lines = overlap.list_of(key)
         if not lines:
             return False
         title = reports.overlap_list_titles(overlap)[key]
@@ -1043,7 +1011,7 @@ class ReportsView(QWidget):
             return  # other segments were chosen meanwhile
         self._overlap = overlap
         titles = reports.overlap_list_titles(overlap)
-        for position, key in enumerate(("both", "only_a", "only_b")):
+        for position, key in enumerate(OVERLAP_KEYS):
             self.overlap_models[key].set_rows(rows[key])
             self.overlap_tabs.setTabText(position, f"{titles[key]} ({len(rows[key]):,})")
             self.overlap_show_buttons[key].setEnabled(bool(rows[key]))

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QPalette
+from PySide6.QtGui import QBrush, QColor, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from seg_desktop.core.money import format_money
 from seg_desktop.core.tiers import StrategyKind
+from seg_desktop.gui.pages import table_page
 from seg_desktop.gui.session import OfficeSession, RunnerQueue
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io import reports
@@ -225,6 +226,10 @@ class RunHistoryModel(QAbstractTableModel):
     def run_at(self, row: int) -> RunSummary:
         """The run shown on a row."""
         return self._runs[row]
+
+    def runs(self) -> list[RunSummary]:
+        """The runs shown, newest first."""
+        return list(self._runs)
 
     def row_of(self, run_id: int) -> int | None:
         """The row of a run, if shown."""
@@ -419,15 +424,7 @@ class RunsView(QWidget):
             button = QPushButton("Export this list…")
             button.setObjectName(f"export_list_{key}")
             button.clicked.connect(lambda _checked=False, k=key: self.export_list(k))
-            page = QWidget()
-            page_layout = QVBoxLayout(page)
-            page_layout.setContentsMargins(4, 4, 4, 4)
-            page_layout.addWidget(view, 1)
-            row = QHBoxLayout()
-            row.addStretch(1)
-            row.addWidget(button)
-            page_layout.addLayout(row)
-            self.list_tabs.addTab(page, reports.LISTS[key])
+            self.list_tabs.addTab(table_page(view, button, margin=4), reports.LISTS[key])
             self.list_models[key] = model
             self.list_views[key] = view
             self.list_export_buttons[key] = button
@@ -482,12 +479,27 @@ class RunsView(QWidget):
     # --- public API -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Show the saved runs again (a quick read) and compare the latest two if none is shown."""
+        """Show the saved runs again (a quick read) and compare the latest two if none is shown.
+
+        The comparison waits until the view is on screen: comparing two runs of
+        50,000 clients is work the worker need not do for a hidden tab.
+        """
         runs_list = self._session.office.runs()
         self.history_model.set_runs(runs_list)
         self._selection_changed()
         self.history_loaded.emit()
-        if self._compared is None and self._wanted is None and len(runs_list) >= 2:
+        self._compare_latest_if_shown()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Compare the latest two runs when the view first shows (or after a new run)."""
+        super().showEvent(event)
+        self._compare_latest_if_shown()
+
+    def _compare_latest_if_shown(self) -> None:
+        if not self.isVisible() or self._compared is not None or self._wanted is not None:
+            return
+        runs_list = self.history_model.runs()
+        if len(runs_list) >= 2:
             self.compare(runs_list[1].id, runs_list[0].id)
 
     def selected_run_ids(self) -> list[int]:

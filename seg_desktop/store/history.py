@@ -612,6 +612,10 @@ class SegmentOverlap:
     only_a: tuple[ClientLine, ...]
     only_b: tuple[ClientLine, ...]
 
+    def list_of(self, key: str) -> tuple[ClientLine, ...]:
+        """One of the three lists by its key: "both", "only_a" or "only_b"."""
+        return {"both": self.both, "only_a": self.only_a, "only_b": self.only_b}[key]
+
 
 def segment_overlap(connection: Connection, a_id: int, b_id: int) -> SegmentOverlap:
     """The overlap of two segments' stored memberships, with each client's line."""

@@ -75,6 +75,7 @@ def save_dialog() -> SaveDialog:
 def view(qtbot: QtBot, session: OfficeSession, save_dialog: SaveDialog) -> RunsView:
     widget = RunsView(session, save_file_dialog=save_dialog)
     qtbot.addWidget(widget)
+    widget.show()  # the latest two runs are compared once the view is on screen
     if widget.comparison() is None:
         with qtbot.waitSignal(widget.comparison_shown, timeout=WAIT_MS):
             pass
@@ -223,3 +224,16 @@ def test_membership_log_view_shows_a_clients_log(
     assert log_view.empty_label.isHidden()
     log_view.set_client(None)
     assert table.rowCount() == 0 and not log_view.empty_label.isHidden()
+
+
+def test_a_hidden_view_compares_nothing_until_it_is_shown(
+    qtbot: QtBot, session: OfficeSession
+) -> None:
+    widget = RunsView(session)
+    qtbot.addWidget(widget)
+    assert widget.history_model.rowCount() == 2  # the history itself is a quick read
+    assert not session.runner.is_busy() and widget.comparison() is None
+    with qtbot.waitSignal(widget.comparison_shown, timeout=WAIT_MS):
+        widget.show()
+    comparison = widget.comparison()
+    assert comparison is not None and comparison.newer.id > comparison.older.id
