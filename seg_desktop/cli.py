@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import errno
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -126,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("backup", "take a backup of a database file now")
     restore = command("restore", "put a backup in place of the database (the current file is kept)")
     restore.add_argument("backup", type=Path, help="the backup file (see `seg-desktop backups`)")
+    restore.add_argument(
+        "--other-office",
+        action="store_true",
+        help="restore a backup of another office (it replaces this office entirely)",
+    )
 
     move = commands.add_parser(
         "migrate",
@@ -168,9 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _message(error: BaseException) -> str:
     from seg_desktop.io.readers import ImportFileError
-    from seg_desktop.store.database import StoreError
+    from seg_desktop.store.errors import StoreError
 
     if isinstance(error, CommandError | StoreError | ImportFileError | ValueError | OSError):
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            where = f" holding {error.filename}" if error.filename else ""
+            return f"the disk{where} is full; free some space and try again"
         if isinstance(error, OSError) and error.strerror:
             name = f"{error.filename}: " if error.filename else ""
             return f"{name}{error.strerror}"
@@ -194,7 +203,8 @@ def _writing(args: argparse.Namespace) -> Iterator[str]:
     if "://" in db:
         yield db
         return
-    from seg_desktop.store.backup import BackupError, daily_backup_if_due
+    from seg_desktop.store.backup import daily_backup_if_due
+    from seg_desktop.store.errors import BackupError
     from seg_desktop.store.lock import acquire_writer_lock
 
     with acquire_writer_lock(db):
@@ -242,14 +252,17 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from seg_desktop.store.backup import restore_backup
+    from seg_desktop.store.backup import is_backup_of, office_identity, restore_backup
     from seg_desktop.store.lock import acquire_writer_lock
 
     path = _sqlite_path(args)
     with acquire_writer_lock(path):
-        aside = restore_backup(path, args.backup)
+        other = is_backup_of(path, args.backup) is False
+        origin = office_identity(args.backup)
+        aside = restore_backup(path, args.backup, other_office=args.other_office)
     kept = f"; the replaced file is kept as {aside}" if aside is not None else ""
-    print(f"Restored {args.backup.name} to {path}{kept}")
+    of = f" (a backup of another office: {origin.describe()})" if other and origin else ""
+    print(f"Restored {args.backup.name}{of} to {path}{kept}")
     return EXIT_OK
 
 
@@ -312,14 +325,14 @@ def _run(args: argparse.Namespace) -> int:
     from seg_desktop.core.engine import Trigger
     from seg_desktop.core.periods import InsufficientData
     from seg_desktop.store.office import Office
+    from seg_desktop.store.records import AutomationOutcome
 
     with _writing(args) as db:
         office = Office.open(db, create=False)
         try:
-            mark = office.automation_mark()
-            summary = office.run_segmentation(args.as_of, Trigger.COMMAND_LINE)
+            summary, changes = office.run_segmentation(args.as_of, Trigger.COMMAND_LINE)
             rules = [info for info in office.automation_rules() if not info.rule.paused]
-            outcome = office.automation_outcome_since(mark)
+            outcome = changes.automation or AutomationOutcome()
         except InsufficientData as why:
             print(
                 f"seg-desktop: insufficient data: {why}; the previous run stays current",
@@ -418,12 +431,38 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    """`seg-desktop import clients|revenue FILE`: print the preview; non-zero if nothing imports."""
     try:
-        from seg_desktop.io.importing import import_command
+        from seg_desktop.io.importing import import_file, options_from_args
+        from seg_desktop.io.readers import ImportFileError, check_import_file
     except ImportError:
         raise CommandError("importing files is not available in this build") from None
+    from seg_desktop.store.office import Office
+
+    if args.file.exists():
+        check_import_file(args.file)  # a pipe or a device: refused before the lock is taken
+    options = options_from_args(args)
+    path = Path(args.file)
+    if not path.exists():
+        raise ImportFileError(f"{path} does not exist")
     with _writing(args) as db:
-        return import_command(args, db)
+        office = Office.open(db)
+        try:
+            result = import_file(office, args.kind, path, options, dry_run=args.dry_run)
+        finally:
+            office.close()
+    print(("Preview (nothing changed): " if args.dry_run else "") + result.summary())
+    for problem in result.problems[:20]:
+        print(f"  row {problem.row_number}: {problem.reason}")
+    if result.problem_count > 20:
+        print(f"  … and {result.problem_count - 20:,} more bad rows")
+    if result.rows_read and not result.accepted:
+        print("seg-desktop: error: no row of the file could be imported", file=sys.stderr)
+        return 1
+    if result.rows_read == 0:
+        print("seg-desktop: error: the file holds no data rows", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

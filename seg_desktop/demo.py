@@ -5,15 +5,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from seg_desktop.core.periods import month_first_day, month_key
-from seg_desktop.store import data, definitions
-from seg_desktop.store.data import NewClient, NewRevenue
-from seg_desktop.store.database import StoreError
+from seg_desktop.store.changes import Changes
 from seg_desktop.store.office import Office
+from seg_desktop.store.records import NewClient, NewRevenue
 
 _FIRST = [
     "Ada",
@@ -131,6 +130,8 @@ class DemoSummary:
     groups: int
     first_date: dt.date
     last_date: dt.date
+    changes: Changes = field(default_factory=Changes)
+    """What loading the demo changed in the office."""
 
 
 def _names(rng: np.random.Generator, count: int) -> list[str]:
@@ -263,26 +264,8 @@ def load_demo(
     """Fill an empty office with the demo, in one transaction (all of it or nothing)."""
     report = progress or (lambda _f, _m: None)
     new_clients, group_kinds, revenue = generate(clients, months, seed)
-    with office.database.write() as connection:
-        if data.client_count(connection) > 0:
-            raise StoreError(
-                f"{office.target} already has clients; the demo only loads into an empty office"
-            )
-        report(0.05, "Creating clients")
-        data.ensure_groups(connection, group_kinds.items())
-        ids = data.insert_clients(connection, new_clients)
-        report(0.2, "Creating revenue records")
-        data.insert_revenue(connection, revenue(ids))
-        report(0.8, "Summing months")
-        data.refresh_rollups(connection)
-        definitions.ensure_office_defaults(connection)
-        first = data.earliest_record_date(connection)
-        from sqlalchemy import func, select
-
-        from seg_desktop.store.schema import ClientStats, Revenue
-
-        records = int(connection.execute(select(func.count()).select_from(Revenue)).scalar() or 0)
-        last = connection.execute(select(func.max(ClientStats.last_date))).scalar()
+    filled = office.fill_empty(group_kinds, new_clients, revenue, report)
+    records, first, last = filled.records, filled.first_date, filled.last_date
     report(1.0, "Demo office ready")
     return DemoSummary(
         clients=clients,
@@ -290,4 +273,5 @@ def load_demo(
         groups=len(group_kinds),
         first_date=first or dt.date.today(),
         last_date=last or dt.date.today(),
+        changes=filled.changes,
     )

@@ -393,3 +393,11 @@ def render_header(template: Template | str, values: Mapping[str, str]) -> str:
     """
     text = render(template, values)
     return " ".join(text.replace("\r", " ").replace("\n", " ").split())
+
+
+def is_plausible_address(address: str) -> bool:
+    """Whether a text can be sent to: one address, local@domain, no spaces or line breaks."""
+    if not address or any(c.isspace() for c in address) or "," in address or ";" in address:
+        return False
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain and "." in domain.strip(".") and "<" not in address)

@@ -11,9 +11,10 @@ from decimal import Decimal, InvalidOperation
 
 Cents = int
 
-MAX_CENTS: Cents = 10**15
-"""The largest amount the program accepts, in cents (ten trillion in major units): far above
-any real office, and small enough that a limit times 120 months still fits a 64-bit integer."""
+MAX_CENTS: Cents = 10**15 - 1
+"""The largest amount the program accepts, in cents: 9,999,999,999,999.99 in major units
+(13 whole digits), the one number the README, the importer and every limit field use. Far
+above any real office, and small enough that a limit times 120 months still fits 64 bits."""
 
 _MAJOR_UNITS = re.compile(r"^(?P<sign>[+-]?)(?P<whole>\d+)(?:\.(?P<fraction>\d{1,2}))?$")
 
@@ -62,7 +63,7 @@ def cents_from_decimal(value: Decimal) -> Cents:
         if scaled != scaled.to_integral_value():
             raise MoneyError(f"{value} has more than two decimals")
         if abs(scaled) > MAX_CENTS:
-            raise MoneyError(f"{value} is too large")
+            raise MoneyError(f"{value} is too large (at most {format_money(MAX_CENTS)})")
         return int(scaled)
     except InvalidOperation as error:
         raise MoneyError(f"{value} is not an amount") from error

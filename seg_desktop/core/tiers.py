@@ -77,7 +77,9 @@ def validate_tiers(tiers: Sequence[Tier]) -> None:
         seen.add(name)
     for tier in tiers:
         if abs(tier.monthly_lower) > MAX_CENTS:
-            raise StrategyError(f"the limit of '{tier.name}' is too large")
+            raise StrategyError(
+                f"the limit of '{tier.name}' is too large (at most {format_money(MAX_CENTS)})"
+            )
     if tiers and tiers[0].monthly_lower != 0:
         raise StrategyError(
             f"the lowest tier ('{tiers[0].name}') starts at 0; it also holds everything below 0"

@@ -9,13 +9,13 @@ from __future__ import annotations
 import platform
 
 import PySide6
-import sqlalchemy
 from PySide6.QtCore import QSize, Qt, qVersion
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog, QWidget
 
 from seg_desktop import __version__
 from seg_desktop.gui.forms.ui_about_dialog import Ui_AboutDialog
+from seg_desktop.store.office import Office
 
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 ICON_SIZE = 64  # the icon's size in the About dialog, in device-independent pixels
@@ -52,7 +52,7 @@ def versions_text() -> str:
         (
             f"Qt {qVersion()}",
             f"PySide6 {PySide6.__version__}",
-            f"SQLAlchemy {sqlalchemy.__version__}",
+            f"SQLAlchemy {Office.sqlalchemy_version()}",
             f"Python {platform.python_version()}",
         )
     )

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -19,10 +20,17 @@ from seg_desktop.gui.errors import install_excepthook
 from seg_desktop.gui.main_window import MainWindow
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
-from seg_desktop.store.backup import daily_backup_if_due, restore_backup, sqlite_file
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.lock import LockHeld, WriterLock, acquire_writer_lock
+from seg_desktop.store.changes import Changes
+from seg_desktop.store.errors import LockHeld, StoreError
 from seg_desktop.store.office import Office
+
+
+class Releasable(Protocol):
+    """A lock the window holds while it is open (the office file's writer lock)."""
+
+    def release(self) -> None:
+        """Let go of it."""
+
 
 DEMO_CLIENTS = 2_000
 # Set by packaging/smoke_test.py: print one line once the window is shown, then close
@@ -34,7 +42,9 @@ def build_window(
     office: Office, settings: QSettings, today: Callable[[], dt.date] = dt.date.today
 ) -> MainWindow:
     """The main window over an open office, with its own runners (tests call this too)."""
-    runner = TaskRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
+    runner = TaskRunner(
+        cancel_exceptions=CANCEL_EXCEPTIONS, thread_name="seg_desktop office worker"
+    )
     preview = LatestOnlyRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
     session = OfficeSession(office, runner, preview, today)
     window = MainWindow(session, settings)
@@ -44,32 +54,33 @@ def build_window(
     return window
 
 
-def offer_first_start(window: MainWindow, ask: Callable[[QWidget], bool] | None = None) -> bool:
-    """On an empty office, offer the demo office; returns whether the demo load was started."""
+def offer_first_start(window: MainWindow, ask: Callable[[QWidget], bool] | None = None) -> None:
+    """On an empty office, offer the demo office (the count is read on the worker)."""
     session = window.session
-    if session.office.client_count() > 0:
-        return False
-    wants_demo = (ask or _ask_demo)(window)
-    if not wants_demo:
-        window.statusBar().showMessage(
-            "This office is empty: import clients and revenue from your own files to begin.", 10000
-        )
-        return False
     office = session.office
 
-    def work(progress: ProgressFn, _cancelled: CancelledFn) -> object:
+    def count(_progress: ProgressFn, _cancelled: CancelledFn) -> int:
+        return office.client_count()
+
+    def counted(clients: int) -> None:
+        if clients > 0:
+            return
+        if not (ask or _ask_demo)(window):
+            window.statusBar().showMessage(
+                "This office is empty: import clients and revenue from your own files to begin.",
+                10000,
+            )
+            return
+        session.submit("Loading the demo office", load, lambda _changes: None)
+
+    def load(progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
         from seg_desktop.demo import load_demo
 
         summary = load_demo(office, clients=DEMO_CLIENTS, progress=progress)
-        office.run_segmentation(progress=progress)
-        return summary
+        _run, run_changes = office.run_segmentation(progress=progress)
+        return summary.changes | run_changes
 
-    def done(_summary: object) -> None:
-        session.data_changed.emit()
-        session.run_changed.emit(office.current_run())
-        session.segments_changed.emit()
-
-    return session.submit("Loading the demo office", work, done)
+    session.submit("Looking at the office", count, counted, background=True)
 
 
 def _ask_demo(parent: QWidget) -> bool:
@@ -87,7 +98,7 @@ def _ask_demo(parent: QWidget) -> bool:
     return box.clickedButton() is demo
 
 
-def _take_writer_lock(db: str) -> tuple[WriterLock | None, bool] | None:
+def _take_writer_lock(db: str) -> tuple[Releasable | None, bool] | None:
     """(lock, read_only), or None when the user chose to quit.
 
     A second window on a file in use is offered a read-only look instead.
@@ -95,7 +106,7 @@ def _take_writer_lock(db: str) -> tuple[WriterLock | None, bool] | None:
     if "://" in db:
         return None, False  # a server serialises its writers itself
     try:
-        return acquire_writer_lock(db), False
+        return Office.lock_for_writing(db), False
     except LockHeld as held:
         box, read_only = build_lock_prompt(None, held)
         box.exec()
@@ -116,28 +127,26 @@ def _open_office(db: str, read_only: bool) -> Office | None:
             if restore is None or backup is None or box.clickedButton() is not restore:
                 return None
             try:
-                restore_backup(db, backup.path)
+                Office.restore_backup(db, backup.path)
             except StoreError as failed:
                 QMessageBox.critical(None, "The backup could not be restored", str(failed))
                 return None
 
 
 def start_daily_backups(window: MainWindow, every_ms: int = 3_600_000) -> QTimer | None:
-    """Take the day's backup now (off the GUI thread) and check again every hour."""
-    path = sqlite_file(window.session.office.database)
-    if path is None or window.session.office.read_only:
+    """Take the day's backup now (on the worker, in its turn) and check again every hour."""
+    session = window.session
+    if session.office.database_file() is None or session.office.read_only:
         return None
-    runner = window.session.runner
 
     def work(_progress: ProgressFn, _cancelled: CancelledFn) -> object:
-        return daily_backup_if_due(path)
+        return session.office.daily_backup()
 
     def failed(error: BaseException, _trace: str) -> None:
         window.statusBar().showMessage(f"No daily backup: {error}", 15_000)
 
     def due() -> None:
-        if not runner.is_busy():
-            runner.submit("Daily backup", work, None, failed)
+        session.submit("Daily backup", work, None, failed, background=True, key="daily-backup")
 
     timer = QTimer(window)
     timer.setObjectName("daily_backup_timer")

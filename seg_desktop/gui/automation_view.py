@@ -50,13 +50,17 @@ from seg_desktop.core.automation import (
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.email_batch_dialog import EmailBatchDialog
 from seg_desktop.gui.pages import table_page
-from seg_desktop.gui.session import OfficeSession, RunnerQueue
+from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io.activity_export import write_activity_csv
-from seg_desktop.store.automation import ActivityEntry, AutomationOutcome, BatchInfo, RuleInfo
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import ActivityEntry, AutomationOutcome, BatchInfo, RuleInfo
 
 SaveDialog = Callable[[QWidget, str, str, str], tuple[str, str]]
 OpenBatch = Callable[[OfficeSession, int, QWidget], None]
+Loaded = tuple[
+    list[RuleInfo], list[str], dict[str, list[str]], list[ActivityEntry], list[BatchInfo]
+]
 
 WHEN_WORDS = {When.ENTERS: "enters", When.LEAVES: "leaves", When.IS_IN: "is in"}
 ACTION_PAGES = (
@@ -279,7 +283,6 @@ class AutomationView(QWidget):
     ) -> None:
         super().__init__(parent)
         self._session = session
-        self._queue = RunnerQueue(session, self)
         self._save_dialog = save_dialog
         self._open_batch = open_batch
         self._rules: list[RuleInfo] = []
@@ -361,22 +364,24 @@ class AutomationView(QWidget):
         self.export_button.clicked.connect(self.export_activity)
         self.review_button.clicked.connect(self.review_batch)
         self.batches_table.itemDoubleClicked.connect(lambda _item: self.review_batch())
-        session.run_changed.connect(lambda _run: self.refresh())
-        session.segments_changed.connect(self.refresh)
-        session.strategies_changed.connect(self.refresh)
+        session.changed.connect(self._office_changed)
         self.refresh()
 
     # --- loading ------------------------------------------------------------------------------
+
+    def _office_changed(self, changes: Changes) -> None:
+        # Rules name segments and tiers; a run, a recompute or Apply now writes activity,
+        # tasks and batches; a send changes a batch's counts.
+        if changes.touches(
+            Area.AUTOMATION, Area.SEGMENTS, Area.STRATEGIES, Area.RUN, Area.EMAIL, Area.DATE
+        ):
+            self.refresh()
 
     def refresh(self) -> None:
         """Reload rules, choices, activity and batches on the worker."""
         office = self._session.office
 
-        def work(
-            _p: ProgressFn, _c: CancelledFn
-        ) -> tuple[
-            list[RuleInfo], list[str], dict[str, list[str]], list[ActivityEntry], list[BatchInfo]
-        ]:
+        def work(_p: ProgressFn, _c: CancelledFn) -> Loaded:
             segments = [s.definition.name for s in office.segments()]
             tiers = {kind.value: list(s.names) for kind, s in office.strategies().items()}
             return (
@@ -387,16 +392,15 @@ class AutomationView(QWidget):
                 office.email_batches(),
             )
 
-        self._queue.request(
-            "automation", "Loading automation rules", work, self._loaded, background=True
+        self._session.submit(
+            "Loading automation rules",
+            work,
+            self._loaded,
+            background=True,
+            key=f"automation-view-{id(self)}",
         )
 
-    def _loaded(
-        self,
-        result: tuple[
-            list[RuleInfo], list[str], dict[str, list[str]], list[ActivityEntry], list[BatchInfo]
-        ],
-    ) -> None:
+    def _loaded(self, result: Loaded) -> None:
         rules, segments, tiers, activity, batches = result
         chosen = self.selected_rule()
         self._rules, self._activity, self._batches = rules, activity, batches
@@ -498,16 +502,23 @@ class AutomationView(QWidget):
         self.editor.show_rule(None)
         self.editor.name.setFocus()
 
-    def _write(self, name: str, action: Callable[[], object], done_text: str) -> bool:
-        def work(_p: ProgressFn, _c: CancelledFn) -> object:
+    def _write(
+        self, name: str, action: Callable[[], Changes | tuple[int, Changes]], done_text: str
+    ) -> bool:
+        """Queue a rule's write; the session broadcasts its Changes, which reload this view."""
+
+        def work(_p: ProgressFn, _c: CancelledFn) -> Changes | tuple[int, Changes]:
             return action()
 
         def done(_result: object) -> None:
             self.status.setText(done_text)
             self.rules_changed.emit()
-            self.refresh()
 
-        return self._session.submit(name, work, done)
+        self._session.submit(name, work, done, self._failed)
+        return True
+
+    def _failed(self, error: BaseException, _trace: str) -> None:
+        self.status.setText(f"Nothing was changed: {error}")
 
     def save_rule(self) -> bool:
         """Save the form as the selected rule (or a new one)."""
@@ -553,18 +564,19 @@ class AutomationView(QWidget):
         )
 
     def apply_now(self) -> bool:
-        """Evaluate every active rule now."""
+        """Evaluate every active rule now (the tags it sets reach every view: the Changes)."""
         office = self._session.office
 
-        def work(_p: ProgressFn, _c: CancelledFn) -> AutomationOutcome:
+        def work(_p: ProgressFn, _c: CancelledFn) -> tuple[AutomationOutcome, Changes]:
             return office.apply_automations()
 
-        def done(outcome: AutomationOutcome) -> None:
+        def done(result: tuple[AutomationOutcome, Changes]) -> None:
+            outcome = result[0]
             self.status.setText(f"Applied: {outcome.describe()}.")
             self.applied.emit(outcome)
-            self.refresh()
 
-        return self._session.submit("Applying automation rules", work, done)
+        self._session.submit("Applying automation rules", work, done, self._failed)
+        return True
 
     # --- activity and emails ------------------------------------------------------------------
 

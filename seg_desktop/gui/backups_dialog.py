@@ -4,9 +4,9 @@ The dialog lists the backups beside the office database (newest first) and
 restores one after asking. A restore needs the office closed, so the window
 passes two callbacks: ``close_office`` (returns False to refuse, e.g. while a
 task runs) and ``reopen_office`` (called after the attempt, whatever its
-outcome, because the office was closed). Slow work (a backup of a big office
-takes seconds) goes to the window's TaskRunner when one is given; without
-one, it runs at once (tests, and the start-up prompt before any window).
+outcome, because the office was closed). Listing, taking and restoring are
+Office methods (its files room) run as tasks of the session's office worker,
+so a backup of a big office (seconds) never freezes the window.
 
 Also here: the prompt a second instance shows when the database is in use
 (open read-only, or quit), and the offer of the newest good backup when the
@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -40,20 +41,14 @@ from PySide6.QtWidgets import (
 )
 
 from seg_desktop.gui.row_model import RowListModel
-from seg_desktop.gui.tasks import CancelledFn, ProgressFn, TaskRunner
-from seg_desktop.store.backup import (
-    BackupError,
-    BackupInfo,
-    backups_folder,
-    list_backups,
-    newest_good_backup,
-    restore_backup,
-    take_backup,
-)
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.lock import LockHeld
+from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.store.errors import LockHeld, OtherOfficeBackup, StoreError
+from seg_desktop.store.office import Office
+from seg_desktop.store.records import BackupInfo
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+T = TypeVar("T")
 Ask = Callable[[str, str], bool]
 """(title, question) -> the user said yes."""
 Tell = Callable[[str, str], None]
@@ -124,7 +119,11 @@ def _tell_with_box(parent: QWidget) -> Tell:
 
 
 class BackupsDialog(QDialog):
-    """The backups of an office database, with "Take backup now" and "Restore…"."""
+    """The backups of the session's office file, with "Take backup now" and "Restore…".
+
+    Only for an office kept in a file (a server database is backed up with the
+    server's own tools): the window checks ``office.database_file()`` first.
+    """
 
     backup_taken = Signal(object)
     """The new backup's Path."""
@@ -132,21 +131,25 @@ class BackupsDialog(QDialog):
     """Where the replaced file was kept (a Path, or None if there was none)."""
     failed = Signal(str)
     """A backup or restore did not happen; the message says why."""
+    loaded = Signal()
+    """The list of backups was (re)read and is shown."""
 
     def __init__(
         self,
-        office_path: str | Path,
+        session: OfficeSession,
         parent: QWidget | None = None,
         *,
-        runner: TaskRunner | None = None,
         close_office: Callable[[], bool] | None = None,
         reopen_office: Callable[[], None] | None = None,
         ask: Ask | None = None,
         tell: Tell | None = None,
     ) -> None:
         super().__init__(parent)
-        self.office_path = Path(office_path)
-        self._runner = runner
+        path = session.office.database_file()
+        if path is None:
+            raise ValueError("a server office has no backups here: check database_file() first")
+        self.office_path = path
+        self._session = session
         self._close_office = close_office
         self._reopen_office = reopen_office
         self._ask = ask or _ask_with_box(self)
@@ -155,7 +158,7 @@ class BackupsDialog(QDialog):
         self.setObjectName("backups_dialog")
         self.resize(560, 380)
 
-        folder = backups_folder(self.office_path)
+        folder = Office.backups_folder(self.office_path)
         self.explanation = QLabel(
             f"Backups of <b>{self.office_path.name}</b> are kept in {folder}: the 3 newest, "
             "one a day for 7 days, one a week for 4 weeks and one a month for 12 months. "
@@ -173,7 +176,7 @@ class BackupsDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(
             BackupColumn.REASON, QHeaderView.ResizeMode.Stretch
         )
-        self.empty_label = QLabel("No backups yet.")
+        self.empty_label = QLabel("Reading the backups…")
         self.take_button = QPushButton("Take backup now")
         self.take_button.setObjectName("take_backup_button")
         self.restore_button = QPushButton("Restore…")
@@ -198,10 +201,22 @@ class BackupsDialog(QDialog):
     # --- list ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Read the backups folder again (names and sizes only: quick)."""
-        self.model.set_rows(list_backups(self.office_path))
+        """Read the backups folder again, on the worker (names and sizes only: quick)."""
+        office = self._session.office
+
+        def work(_p: ProgressFn, _c: CancelledFn) -> list[BackupInfo]:
+            return office.backups()
+
+        self._session.submit(
+            "Listing the backups", work, self._show, background=True, key=f"backups-{id(self)}"
+        )
+
+    def _show(self, backups: list[BackupInfo]) -> None:
+        self.model.set_rows(backups)
+        self.empty_label.setText("No backups yet.")
         self.empty_label.setVisible(self.model.rowCount() == 0)
         self._update_buttons()
+        self.loaded.emit()
 
     def selected_backup(self) -> BackupInfo | None:
         """The backup selected in the table, if any."""
@@ -225,47 +240,41 @@ class BackupsDialog(QDialog):
     def _run(
         self,
         name: str,
-        work: Callable[[], object],
-        done: Callable[[object], None],
+        work: Callable[[], T],
+        done: Callable[[T], None],
         error: Callable[[BaseException], None],
-    ) -> bool:
-        """Run `work` on the runner if there is one, else now; False if the runner is busy."""
-        if self._runner is None:
-            try:
-                result = work()
-            except StoreError as failure:
-                error(failure)
-            else:
-                done(result)
-            return True
+    ) -> None:
+        """Queue `work` on the office worker; a failure is told here, where the user acted."""
 
-        def task(_progress: ProgressFn, _cancelled: CancelledFn) -> object:
+        def task(_progress: ProgressFn, _cancelled: CancelledFn) -> T:
             return work()
 
         def on_error(failure: BaseException, _trace: str) -> None:
             error(failure)
 
-        return self._runner.submit(name, task, done, on_error)
+        self._session.submit(name, task, done, on_error)
 
     def take_backup_now(self) -> None:
-        """Take a backup (on the runner when there is one) and list it."""
+        """Take a backup on the worker and list it."""
         if self._busy:
             return
         self._set_busy(True)
+        office = self._session.office
 
-        def done(made: object) -> None:
+        def take() -> tuple[Path, list[BackupInfo]]:
+            return office.take_backup("manual"), office.backups()
+
+        def done(result: tuple[Path, list[BackupInfo]]) -> None:
+            made, backups = result
             self._set_busy(False)
-            self.refresh()
+            self._show(backups)
             self.backup_taken.emit(made)
 
         def error(failure: BaseException) -> None:
             self._set_busy(False)
             self._report_failure("No backup was taken", failure)
 
-        path = self.office_path
-        if not self._run("Taking a backup", lambda: take_backup(path, "manual"), done, error):
-            self._set_busy(False)
-            self._report_failure("No backup was taken", BackupError("another task is running"))
+        self._run("Taking a backup", take, done, error)
 
     def restore_selected(self) -> None:
         """Ask, close the office, restore the selected backup, reopen, and say what happened."""
@@ -281,10 +290,13 @@ class BackupsDialog(QDialog):
         )
         if not self._ask("Restore a backup", question):
             return
+        self._restore(backup, other_office=False)
+
+    def _restore(self, backup: BackupInfo, *, other_office: bool) -> None:
         if self._close_office is not None and not self._close_office():
             self._report_failure(
                 "The backup was not restored",
-                BackupError("the office is busy; try again when the current task has finished"),
+                StoreError("the office is busy; try again when the current task has finished"),
             )
             return
         self._set_busy(True)
@@ -307,11 +319,24 @@ class BackupsDialog(QDialog):
         def error(failure: BaseException) -> None:
             self._set_busy(False)
             reopen()
+            if isinstance(failure, OtherOfficeBackup) and self._ask(
+                "A backup of another office",
+                f"This backup is of another office ({failure.origin.describe()}), not of the "
+                f"one open here.\n\nRestore it in place of this office anyway? The current "
+                f"file is kept beside it as {self.office_path.name}.replaced-….",
+            ):
+                self._restore(backup, other_office=True)
+                return
             self._report_failure("The backup was not restored", failure)
 
         path, source = self.office_path, backup.path
-        if not self._run("Restoring a backup", lambda: restore_backup(path, source), done, error):
-            error(BackupError("another task is running; nothing was changed"))
+        # The office is closed: the restore is a static method of the office's files room.
+        self._run(
+            "Restoring a backup",
+            lambda: Office.restore_backup(path, source, other_office=other_office),
+            done,
+            error,
+        )
 
     def _report_failure(self, title: str, failure: BaseException) -> None:
         message = str(failure) if isinstance(failure, StoreError) else repr(failure)
@@ -351,9 +376,9 @@ def build_damage_prompt(
 
     Returns the box, its "Restore" button (None when there is no good backup)
     and that backup; the caller runs ``box.exec()`` and restores it (with
-    :func:`restore_backup`) if the user clicked it.
+    ``Office.restore_backup``) if the user clicked it.
     """
-    newest = newest_good_backup(db_path)
+    newest = Office.newest_good_backup(db_path)
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("The office cannot be opened")

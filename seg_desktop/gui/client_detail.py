@@ -1,9 +1,10 @@
 """One client in detail: header, revenue by month, tier history, segments, and why in / why out.
 
-The panel only shows what it is given: the client's ``ClientDetail`` (read by
-``store.clients``) and the office's segments. Whether a criterion passes is
-``core.rules.explain``'s answer and membership is ``core.rules.segment_matches``;
-this module only puts their answers into sentences and widgets.
+The panel only shows what it is given: the client's ``ClientDetail`` (read on
+the office worker by ``Office.client_card``) and the office's segments.
+Whether a criterion passes is ``core.rules.explain``'s answer and membership
+is ``core.rules.segment_matches``; this module only puts their answers into
+sentences and widgets.
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ from seg_desktop.core.rules import (
     validate_definition,
 )
 from seg_desktop.gui.chart_axes import label_y_axis
-from seg_desktop.store.clients import ClientDetail
-from seg_desktop.store.definitions import SegmentInfo
+from seg_desktop.store.records import ClientDetail, SegmentInfo
 
 __all__ = [
     "ClientDetailPanel",

@@ -32,8 +32,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap, QPolygonF
 from seg_desktop.core.money import format_money
 from seg_desktop.io.export import Column
 from seg_desktop.io.exporting import EXPORT_COLUMNS
-from seg_desktop.store.clients import TEXT_COLUMNS, ClientTable
-from seg_desktop.store.history import TierChange
+from seg_desktop.store.records import TEXT_COLUMNS, ClientTable, TierChange
 
 __all__ = [
     "CLIENT_ID_ROLE",

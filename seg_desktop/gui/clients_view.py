@@ -1,18 +1,19 @@
 """The Clients view: every client in a sortable, filterable table, and one client in detail.
 
-The table is loaded on the session's worker (``store.clients.load_client_table``
-plus the sort keys) and swapped in whole; it reloads when a run is saved or
-the data changes. Choosing a segment filters the table to the segment's saved
-members; the search box narrows it to the clients whose ref, name or email
-hold the words typed. "Export visible…" writes exactly the rows shown, in the
-order shown.
+The table is loaded on the office worker (``Office.client_table`` plus the
+sort keys) and swapped in whole. Every read goes through the worker, and the
+view follows ``session.changed``: the table reloads when a write touched the
+clients, revenue, a run or the segments (tags a rule set show at once), the
+Show box when the segments' counts may have moved. Choosing a segment
+filters the table to the segment's saved members; the search box narrows it
+to the clients whose ref, name or email hold the words typed. "Export
+visible…" writes exactly the rows shown, in the order shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -39,21 +40,22 @@ from seg_desktop.gui.clients_model import (
     ClientTableKeys,
 )
 from seg_desktop.gui.membership_log import MembershipLogView
-from seg_desktop.gui.session import OfficeSession, RunnerQueue
+from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.gui.window_state import WindowStateStore
 from seg_desktop.io.export import SummarySection, write_csv, write_xlsx
 from seg_desktop.io.exporting import EXPORT_COLUMNS, export_summary
-from seg_desktop.store import runs
-from seg_desktop.store.automation import rule_tags
-from seg_desktop.store.clients import ClientTable, client_detail, load_client_table
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.definitions import SegmentInfo
-from seg_desktop.store.history import TierChange, changed_since_previous_run
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import ClientCard, ClientTable, SegmentInfo, TierChange
 
 __all__ = ["ClientsView", "SaveFileDialog"]
 
-T = TypeVar("T")
+TABLE_AREAS = (Area.CLIENTS, Area.REVENUE, Area.RUN, Area.SEGMENTS)
+"""A write touching these reloads the table (tags set by a rule are client changes)."""
+SEGMENT_AREAS = (Area.SEGMENTS, Area.CLIENTS, Area.REVENUE, Area.RUN, Area.DATE)
+"""A write touching these may move the segments' counts in the Show box."""
+DETAIL_AREAS = (*TABLE_AREAS, Area.AUTOMATION, Area.DATE)
+"""A write touching these reloads the chosen client's detail."""
 
 SaveFileDialog = Callable[[QWidget, str, str, str], tuple[str, str]]
 """``(parent, caption, directory, filter) -> (path, chosen filter)``, as
@@ -94,13 +96,16 @@ class ClientsView(QWidget):
     Signals: ``run_requested`` (the Run Segmentation button; the main window
     starts the run), ``table_loaded`` (a newly loaded table is shown),
     ``members_loaded`` (a segment's members are applied as the filter),
-    ``export_finished(path, rows)`` and ``status_message(text)`` (for the
-    status bar).
+    ``segments_loaded`` (the Show box was filled again), ``detail_loaded``
+    (the chosen client's detail is shown), ``export_finished(path, rows)`` and
+    ``status_message(text)`` (for the status bar).
     """
 
     run_requested = Signal()
     table_loaded = Signal()
     members_loaded = Signal()
+    segments_loaded = Signal()
+    detail_loaded = Signal()
     export_finished = Signal(str, int)
     status_message = Signal(str)
 
@@ -116,7 +121,8 @@ class ClientsView(QWidget):
         self.setObjectName("clients_view")
         self._session = session
         self._save_file_dialog: SaveFileDialog = save_file_dialog or QFileDialog.getSaveFileName
-        self._queue = RunnerQueue(session, self)
+        self._table_requested = 0  # requests of the table made / answered (a reload waits
+        self._table_answered = 0  # while they differ)
         self._segments: list[SegmentInfo] = []
         self._current_client: int | None = None
         self._loaded = False
@@ -208,8 +214,8 @@ class ClientsView(QWidget):
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(search_delay_ms)
         self._search_timer.timeout.connect(self._apply_search)
-        # Coalesces the change signals that arrive together (a run emits run_changed
-        # and segments_changed; the demo three of them) into one reload.
+        # Coalesces the changes that arrive together (a run and the recompute it
+        # triggers elsewhere) into one reload.
         self._reload_timer = QTimer(self)
         self._reload_timer.setObjectName("clients_reload_timer")
         self._reload_timer.setSingleShot(True)
@@ -225,11 +231,9 @@ class ClientsView(QWidget):
         selection.currentRowChanged.connect(self._current_row_changed)
         self.proxy.modelReset.connect(self._visible_rows_changed)
         self.proxy.layoutChanged.connect(self._visible_rows_changed)
-        # Bound methods, not lambdas: Qt disconnects them when the view is destroyed
+        # A bound method, not a lambda: Qt disconnects it when the view is destroyed
         # before the session.
-        session.run_changed.connect(self._run_changed)
-        session.data_changed.connect(self._data_changed)
-        session.segments_changed.connect(self._segments_changed)
+        session.changed.connect(self._office_changed)
 
         self._refresh_segments()
         self._update_count()
@@ -240,22 +244,32 @@ class ClientsView(QWidget):
     def reload(self) -> None:
         """Load the clients again on the worker (now, or when the current task ends)."""
         office = self._session.office
+        self._table_requested += 1
+        request = self._table_requested
 
         def work(
             progress: ProgressFn, _cancelled: CancelledFn
         ) -> tuple[ClientTable, ClientTableKeys, dict[int, TierChange]]:
             progress(0.0, "Loading clients")
-            with office.database.read() as connection:
-                table = load_client_table(connection, runs.current_run(connection))
-                changes = changed_since_previous_run(connection)
+            table, changes = office.client_table()
             progress(0.7, "Indexing clients")
             return table, ClientTableKeys(table), changes
 
-        self._queue.request("table", "Loading clients", work, self._table_arrived, background=True)
+        def done(loaded: tuple[ClientTable, ClientTableKeys, dict[int, TierChange]]) -> None:
+            self._table_answered = max(self._table_answered, request)
+            self._table_arrived(loaded)
+
+        def failed(error: BaseException, _trace: str) -> None:
+            self._table_answered = max(self._table_answered, request)
+            self.count_label.setText(f"The clients could not be loaded: {error}")
+
+        self._session.submit(
+            "Loading clients", work, done, failed, background=True, key=f"clients-table-{id(self)}"
+        )
 
     def is_reload_pending(self) -> bool:
-        """Whether a reload waits for the worker (busy with another task)."""
-        return self._queue.is_waiting("table")
+        """Whether a reload of the table waits for the worker (or runs on it)."""
+        return self._table_answered < self._table_requested
 
     def is_loaded(self) -> bool:
         """Whether a table has been loaded at least once."""
@@ -365,7 +379,7 @@ class ClientsView(QWidget):
             self.status_message.emit(f"{count:,} clients written to {out}")
             self.export_finished.emit(str(out), count)
 
-        self._queue.request("export", f"Exporting {len(order):,} clients", work, done)
+        self._session.submit(f"Exporting {len(order):,} clients", work, done)
         return True
 
     def save_state(self, store: WindowStateStore) -> None:
@@ -380,14 +394,17 @@ class ClientsView(QWidget):
 
     # --- loading -------------------------------------------------------------------------
 
-    def _run_changed(self, _run: object) -> None:
-        self._mark_dirty("table", "detail")
-
-    def _data_changed(self) -> None:
-        self._mark_dirty("table", "detail", "segments")
-
-    def _segments_changed(self) -> None:
-        self._mark_dirty("segments", "detail")
+    def _office_changed(self, changes: Changes) -> None:
+        """Reload what a write touched: the table, the Show box's counts, the detail."""
+        parts = []
+        if changes.touches(*TABLE_AREAS):
+            parts.append("table")
+        if changes.touches(*SEGMENT_AREAS):
+            parts.append("segments")
+        if changes.touches(*DETAIL_AREAS):
+            parts.append("detail")
+        if parts:
+            self._mark_dirty(*parts)
 
     def _mark_dirty(self, *parts: str) -> None:
         self._dirty.update(parts)
@@ -412,8 +429,23 @@ class ClientsView(QWidget):
         self.table_loaded.emit()
 
     def _refresh_segments(self) -> None:
+        """Read the segments on the worker, then rebuild the Show box with them."""
+        office = self._session.office
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> list[SegmentInfo]:
+            return office.segments()
+
+        self._session.submit(
+            "Loading segments",
+            work,
+            self._segments_arrived,
+            background=True,
+            key=f"clients-segments-{id(self)}",
+        )
+
+    def _segments_arrived(self, segments: list[SegmentInfo]) -> None:
         """Rebuild the segment combo (keeping the choice) and reload the chosen members."""
-        self._segments = self._session.office.segments()
+        self._segments = segments
         chosen = self.segment_filter()
         combo = self.segment_combo
         was_list = combo.currentData() == _LIST
@@ -433,6 +465,7 @@ class ClientsView(QWidget):
             self._segment_chosen()  # the chosen segment was deleted: back to all clients
         elif chosen is not None:
             self._load_members(chosen)
+        self.segments_loaded.emit()
 
     def _segment_chosen(self, _position: int = 0) -> None:
         if self.segment_combo.currentData() == _LIST and self._list is not None:
@@ -459,7 +492,13 @@ class ClientsView(QWidget):
             self.proxy.set_member_filter(member_ids)
             self.members_loaded.emit()
 
-        self._queue.request("members", "Loading segment members", work, done, background=True)
+        self._session.submit(
+            "Loading segment members",
+            work,
+            done,
+            background=True,
+            key=f"clients-members-{id(self)}",
+        )
 
     def _apply_search(self) -> None:
         self._search_timer.stop()
@@ -476,21 +515,37 @@ class ClientsView(QWidget):
             self._show_detail(client_id)
 
     def _show_detail(self, client_id: int) -> None:
-        # One client's rows (a few dozen months and runs) read in a few milliseconds,
-        # even while a run writes: quick enough for the GUI thread, and clicking through
-        # clients must not wait behind a long task on the worker.
-        try:
-            with self._session.office.database.read() as connection:
-                detail = client_detail(connection, client_id)
-                set_by_rules = rule_tags(connection, client_id)
-        except StoreError as error:
+        """Read one client's detail on the worker (only the newest click is answered)."""
+        office = self._session.office
+        if self.membership_log.client_id() != client_id:
+            self.membership_log.set_client(client_id)
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> ClientCard:
+            return office.client_card(client_id)
+
+        def done(card: ClientCard) -> None:
+            if self._current_client != client_id:
+                return  # another client was chosen meanwhile
+            self.detail.show_client(card.detail, self._session.today(), dict(card.set_by_rules))
+            self.detail_loaded.emit()
+
+        def failed(error: BaseException, _trace: str) -> None:
+            # Most often the client was deleted meanwhile (StoreError says so).
+            if self._current_client != client_id:
+                return
             self._current_client = None
             self.detail.show_client(None)
             self.membership_log.set_client(None)
             self.status_message.emit(str(error))
-            return
-        self.detail.show_client(detail, self._session.today(), set_by_rules)
-        self.membership_log.set_client(client_id)
+
+        self._session.submit(
+            "Loading the client",
+            work,
+            done,
+            failed,
+            background=True,
+            key=f"client-detail-{id(self)}",
+        )
 
     def _visible_rows_changed(self) -> None:
         self._update_count()

@@ -1,10 +1,15 @@
 """File → Connect to Office Server…: open an office kept on a PostgreSQL server.
 
 The dialog asks for the server, port, database, user and password. Connecting
-runs on a worker thread (and gives up after the store's connect timeout), so
+runs off the GUI thread (and gives up after the store's connect timeout), so
 the window never freezes; a failure is shown as one line inside the dialog,
 with everything typed kept. An empty database is set up as a new office only
 after the user says so.
+
+From the window (File → Connect to Office Server) the connecting is a task of
+the session's office worker, like every other office call. At start-up there
+is no session yet (the window is built around the office this dialog opens),
+so there, and only there, the dialog runs its own short-lived worker thread.
 
 What is remembered, in the QSettings passed in: the last server, port,
 database and user, and the last server office as a URL without its password
@@ -18,8 +23,13 @@ Call :func:`connect_to_office_server`; the pure helpers (:class:`ServerLogin`,
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import shiboken6
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,18 +43,19 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
-from seg_desktop.gui.tasks import CancelledFn, ProgressFn, TaskCancelled, TaskRunner
+from seg_desktop.gui.session import OfficeSession
+from seg_desktop.gui.tasks import CancelledFn, ErrorCallback, ProgressFn, TaskRunner
 from seg_desktop.io.secrets import (
     delete_password,
     keyring_available,
     load_password,
     save_password,
 )
-from seg_desktop.store.database import StoreError, server_database_is_empty
+from seg_desktop.store.errors import StoreError
 from seg_desktop.store.office import Office
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_PORT",
@@ -61,7 +72,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 5432
-DRIVER = "postgresql+psycopg"
 KEYRING_SERVICE = "seg-desktop office server"
 LAST_DATABASE_KEY = "office/last_database"
 """The last server office opened, as a URL without password (start-up offers it again)."""
@@ -78,14 +88,7 @@ def build_server_url(
 
     Without a password (None or empty) the URL carries none.
     """
-    return URL.create(
-        DRIVER,
-        username=user or None,
-        password=password or None,
-        host=host.strip() or None,
-        port=port,
-        database=database or None,
-    ).render_as_string(hide_password=False)
+    return Office.server_url(host, port, database, user, password)
 
 
 @dataclass(frozen=True)
@@ -120,17 +123,11 @@ class ServerLogin:
 def server_login_from_url(url: str) -> ServerLogin | None:
     """The login of a PostgreSQL URL that carries no password, else None (a SQLite path,
     another kind of URL, or one with a password in it, which is never offered again)."""
-    if "://" not in url:
+    address = Office.server_address(url)
+    if address is None:
         return None
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    if parsed.get_backend_name() != "postgresql" or parsed.password or not parsed.host:
-        return None
-    return ServerLogin(
-        parsed.host, parsed.port or DEFAULT_PORT, parsed.database or "", parsed.username or ""
-    )
+    host, port, database, user = address
+    return ServerLogin(host, port or DEFAULT_PORT, database, user)
 
 
 # --- what QSettings remembers -----------------------------------------------------------------
@@ -206,7 +203,9 @@ class _Opened:
 class ConnectDialog(QDialog):
     """The server, port, database, user and password of an office server; connects on OK.
 
-    After ``exec()`` returns Accepted, ``office`` is the open office.
+    After ``exec()`` returns Accepted, ``office`` is the open office. With a
+    ``session`` (the window's) the connecting runs on its office worker;
+    without one (start-up, before any window) on a worker of the dialog's own.
     """
 
     def __init__(
@@ -214,6 +213,8 @@ class ConnectDialog(QDialog):
         settings: QSettings,
         parent: QWidget | None = None,
         prefill: ServerLogin | None = None,
+        *,
+        session: OfficeSession | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("connect_dialog")
@@ -221,7 +222,17 @@ class ConnectDialog(QDialog):
         self.setModal(True)
         self.office: Office | None = None
         self._settings = settings
-        self._runner = TaskRunner(self, thread_name="seg_desktop connect")
+        self._session = session
+        # Start-up only: no session exists before this dialog has opened an office for
+        # the window to be built around, so nothing else could run this work off the
+        # GUI thread. From the window the session's office worker runs it.
+        self._runner = (
+            TaskRunner(self, thread_name="seg_desktop connect") if session is None else None
+        )
+        self._connecting = False
+        self._stop = (
+            threading.Event()
+        )  # set when the dialog closes: an office opened late is closed
         self._keyring = keyring_available()
 
         last, remember = _last_fields(settings)
@@ -313,8 +324,36 @@ class ConnectDialog(QDialog):
         )
 
     def is_connecting(self) -> bool:
-        """True while the worker is talking to the server."""
-        return self._runner.is_busy()
+        """True while the worker is talking to the server (or waiting for its turn)."""
+        return self._connecting
+
+    def _submit(
+        self,
+        name: str,
+        work: Callable[[ProgressFn, CancelledFn], T],
+        on_done: Callable[[T], None],
+    ) -> None:
+        """Run ``work`` off the GUI thread; the answer comes back only to a dialog still there."""
+        this = weakref.ref(self)
+
+        def done(result: T) -> None:
+            dialog = this()
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog._connecting = False
+                on_done(result)
+
+        def failed(error: BaseException, trace: str) -> None:
+            dialog = this()
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog._connecting = False
+                dialog._crashed(error, trace)
+
+        on_error: ErrorCallback = failed
+        self._connecting = True
+        if self._session is not None:
+            self._session.submit(name, work, done, on_error)
+        elif self._runner is not None:
+            self._runner.submit(name, work, done, on_error)
 
     # --- connecting ----------------------------------------------------------------------------
 
@@ -329,14 +368,18 @@ class ConnectDialog(QDialog):
             return
         url = login.url(self.password.text())
 
-        def look(_progress: ProgressFn, _cancelled: CancelledFn) -> _Looked:
+        stop = self._stop
+
+        def look(_progress: ProgressFn, cancelled: CancelledFn) -> _Looked:
+            if stop.is_set() or cancelled():
+                return _Looked(failure="Closed before connecting.")
             try:
-                return _Looked(empty=server_database_is_empty(url))
+                return _Looked(empty=Office.server_database_is_empty(url))
             except StoreError as error:
                 return _Looked(failure=_one_line(error))
 
         self._busy(f"Connecting to {login.host}…")
-        self._runner.submit("Connecting to the office server", look, self._looked, self._crashed)
+        self._submit("Connecting to the office server", look, self._looked)
 
     def _looked(self, looked: _Looked) -> None:
         if looked.failure is not None:
@@ -348,19 +391,23 @@ class ConnectDialog(QDialog):
             return
         url = login.url(self.password.text())
 
+        stop = self._stop
+
         def open_office(_progress: ProgressFn, cancelled: CancelledFn) -> _Opened:
+            if stop.is_set() or cancelled():
+                return _Opened(failure="Closed before connecting.")
             try:
                 office = Office.open(url)
             except StoreError as error:
                 return _Opened(failure=_one_line(error))
-            if cancelled():  # the dialog was closed meanwhile: nobody takes the office
-                office.close()
-                raise TaskCancelled
+            if stop.is_set() or cancelled():
+                office.close()  # the dialog was closed meanwhile: nobody takes the office
+                return _Opened(failure="Closed before connecting.")
             return _Opened(office=office)
 
         what = "Setting up the new office" if looked.empty else "Opening the office"
         self._busy(f"{what} in {login.database}…")
-        self._runner.submit(what, open_office, self._opened, self._crashed)
+        self._submit(what, open_office, self._opened)
 
     def _set_up_allowed(self, login: ServerLogin) -> bool:
         answer = QMessageBox.question(
@@ -421,22 +468,30 @@ class ConnectDialog(QDialog):
         self.connect_button.setEnabled(enabled)
 
     def done(self, result: int) -> None:
-        """Closing stops the worker (a connect in progress gives up within its timeout)."""
-        if self._runner.is_busy():
-            self._runner.cancel()
-        self._runner.shutdown(15_000)
+        """Closing stops the connecting (a connect in progress gives up within its timeout)."""
+        self._stop.set()
+        if self._runner is not None:
+            if self._runner.is_busy():
+                self._runner.cancel()
+            self._runner.shutdown(15_000)
         super().done(result)
 
 
 def connect_to_office_server(
-    parent: QWidget | None, settings: QSettings, prefill: ServerLogin | None = None
+    parent: QWidget | None,
+    settings: QSettings,
+    prefill: ServerLogin | None = None,
+    *,
+    session: OfficeSession | None = None,
 ) -> Office | None:
     """Ask for an office server and open its office; None when the user cancels.
 
     ``prefill`` fills the fields (start-up passes the last server office);
-    otherwise they show what was last used. The caller owns the office returned.
+    otherwise they show what was last used. The window passes its ``session``:
+    the connecting then runs on its office worker. The caller owns the office
+    returned.
     """
-    dialog = ConnectDialog(settings, parent, prefill)
+    dialog = ConnectDialog(settings, parent, prefill, session=session)
     try:
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         return dialog.office if accepted else None

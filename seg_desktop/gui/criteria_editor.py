@@ -73,9 +73,9 @@ from seg_desktop.core.rules import (
     validate_definition,
 )
 from seg_desktop.gui.session import OfficeSession
-from seg_desktop.store.definitions import SegmentInfo
-from seg_desktop.store.office import Office
-from seg_desktop.store.tags import all_tags
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import SegmentInfo
 
 __all__ = [
     "NEW_SEGMENT_NAME",
@@ -572,15 +572,6 @@ class CriterionRowWidget(QFrame):
 # --- the editor ---------------------------------------------------------------------------------
 
 
-def _office_tags(office: Office) -> Callable[[], list[str]]:
-    def read() -> list[str]:
-        # A small, indexed read: quick enough for the GUI thread (see gui/session.py).
-        with office.database.read() as connection:
-            return all_tags(connection)
-
-    return read
-
-
 def _count_words(count: int) -> str:
     return "1 client matches" if count == 1 else f"{count:,} clients match"
 
@@ -590,10 +581,13 @@ class CriteriaEditor(QWidget):
 
     ``load(info)`` shows a saved segment (``None`` starts a new one); Save hands the
     definition to ``session.save_segment``. While the user edits, the number of
-    matching clients is counted off the GUI thread (``session.count_matching``) about
+    matching clients is counted off the GUI thread (``session.preview``) about
     :data:`PREVIEW_DEBOUNCE_MS` after the last change.
 
-    ``tags`` returns the tags offered by the tag picker (default: the office's tags).
+    The names of the saved segments (a name must be free) and the office's tags
+    (the tag picker) are read on the worker when the editor opens and again when
+    a broadcast says segments or clients changed; ``loaded`` says they arrived.
+    ``tags`` (tests) returns the tags to offer instead of the office's.
     """
 
     saved = Signal(int)
@@ -602,6 +596,8 @@ class CriteriaEditor(QWidget):
     """Whether the editor holds unsaved changes."""
     preview_counted = Signal(int)
     """A live-preview count arrived and is shown."""
+    loaded = Signal()
+    """The saved segments' names and the office's tags were read."""
 
     def __init__(
         self,
@@ -613,8 +609,8 @@ class CriteriaEditor(QWidget):
     ) -> None:
         super().__init__(parent)
         self.session = session
-        self._read_tags = tags or _office_tags(session.office)
-        self._tags: list[str] | None = None
+        self._given_tags = tags
+        self._tags: list[str] = tags() if tags is not None else []
         self._segment_id: int | None = None
         self._segment_names: dict[int, str] = {}
         # What "not dirty" means: the saved definition, or the blank one a new segment
@@ -643,14 +639,9 @@ class CriteriaEditor(QWidget):
         self._preview_timer.setInterval(debounce_ms)
         self._preview_timer.timeout.connect(self._request_count)
 
-        session.segments_changed.connect(self._segments_changed)
-        session.data_changed.connect(self._data_changed)
-        session.runner.finished.connect(self._save_task_finished)
-        session.runner.failed.connect(self._save_task_failed)
-        session.runner.cancelled.connect(self._save_task_failed)
-        session.run_changed.connect(self._run_changed)
-        session.preview_runner.failed.connect(self._preview_failed)
+        session.changed.connect(self._office_changed)
         self.load(None)
+        self._read_office()
 
     # --- building ------------------------------------------------------------------------
 
@@ -780,8 +771,6 @@ class CriteriaEditor(QWidget):
         """Edit a saved segment, or (None) a new one named "New segment"; clears undo."""
         self._load_generation += 1
         self._segment_id = None if info is None else info.id
-        self._refresh_segment_names()
-        self._tags = None
         definition = (
             SegmentDefinition(self._free_new_name(), ()) if info is None else info.definition
         )
@@ -837,17 +826,22 @@ class CriteriaEditor(QWidget):
         def saved(new_id: int) -> None:
             if not shiboken6.isValid(self):
                 return
+            self._saving = False
             if generation == self._load_generation:
                 self._saved_as(new_id, definition)
             else:
                 # Another segment was loaded while this one was saving: it is saved all
                 # the same, but the editor's state now belongs to the other one.
+                self._segment_names[new_id] = definition.name.strip()
+                self._update_save_state()
                 self.saved.emit(new_id)
 
-        if not self.session.save_segment(definition, self._segment_id, saved):
-            running = self.session.runner.current_name() or "Another task"
-            self.status_label.setText(f"{running} is still running; save again when it ends")
-            return False
+        def failed(error: BaseException, _trace: str) -> None:
+            if shiboken6.isValid(self):
+                self._save_failed(error)
+
+        # Queued behind whatever runs (never refused); the Changes are broadcast first.
+        self.session.save_segment(definition, self._segment_id, saved, failed)
         self._saving = True
         self.status_label.setText("Saving…")
         self._update_save_state()
@@ -978,8 +972,6 @@ class CriteriaEditor(QWidget):
         self._after_change()
 
     def _current_tags(self) -> list[str]:
-        if self._tags is None:
-            self._tags = self._read_tags()
         return self._tags
 
     def _sync_rows(self) -> None:
@@ -1068,10 +1060,13 @@ class CriteriaEditor(QWidget):
         dirty = self._dirty if dirty is None else dirty
         problem = self._problem()
         unsaved = dirty or self._segment_id is None
-        can_save = problem is None and unsaved and not self._saving
+        read_only = self.session.office.read_only  # another window writes to this office
+        can_save = problem is None and unsaved and not self._saving and not read_only
         self.save_action.setEnabled(can_save)
         self.save_button.setEnabled(can_save)
         tip = problem or ("Save the segment and recompute its members" if unsaved else "Saved")
+        if read_only:
+            tip = "This office is open read-only: another window is writing to it"
         self.save_button.setToolTip(tip)
         self.save_action.setToolTip(tip)
         can_revert = dirty and self._segment_id is not None and not self._saving
@@ -1103,13 +1098,21 @@ class CriteriaEditor(QWidget):
     def _request_count(self) -> None:
         generation = self._preview_generation
         definition = dataclasses.replace(self.definition(), name="preview")
+        office, as_of = self.session.office, self.session.today()
+
+        def work(_p: ProgressFn, _c: CancelledFn) -> int:
+            return office.count_matching(definition, as_of)
 
         def counted(count: int) -> None:
             # The editor may have been deleted while the count ran on the worker.
             if shiboken6.isValid(self) and generation == self._preview_generation:
                 self._show_count(count)
 
-        self.session.count_matching(definition, counted)
+        def failed(_error: BaseException, _trace: str) -> None:
+            if shiboken6.isValid(self) and generation == self._preview_generation:
+                self._preview_failed()
+
+        self.session.preview("Counting matching clients", work, counted, failed)
 
     def _show_count(self, count: int) -> None:
         self._preview_count = count
@@ -1121,7 +1124,7 @@ class CriteriaEditor(QWidget):
         """The count shown by the live preview (None while counting or invalid)."""
         return self._preview_count
 
-    def _preview_failed(self, _name: str, _error: object, _trace: str) -> None:
+    def _preview_failed(self) -> None:
         if self._preview_count is None and self.preview_label.text() == "…":
             self.preview_label.setText("count failed")
         # Counting the same definition again would fail again; the next edit retries.
@@ -1129,13 +1132,55 @@ class CriteriaEditor(QWidget):
 
     # --- session events ----------------------------------------------------------------------
 
-    def _refresh_segment_names(self) -> None:
-        self._segment_names = {
-            info.id: info.definition.name for info in self.session.office.segments()
-        }
+    def _office_changed(self, changes: Changes) -> None:
+        if changes.touches(Area.SEGMENTS, Area.CLIENTS):
+            self._read_office()
+        if changes.touches(Area.RUN, Area.CLIENTS, Area.REVENUE, Area.DATE):
+            # A new run changes who is in which tier; new data or a new day may change
+            # who matches the same definition.
+            self._preview_key = None
+            self._after_change()
+
+    def _read_office(self) -> None:
+        """Read the saved segments' names and the office's tags on the worker."""
+        office, read_tags = self.session.office, self._given_tags is None
+
+        def work(_p: ProgressFn, _c: CancelledFn) -> tuple[list[SegmentInfo], list[str] | None]:
+            return office.segments(), office.all_tags() if read_tags else None
+
+        def done(result: tuple[list[SegmentInfo], list[str] | None]) -> None:
+            if shiboken6.isValid(self):
+                self._office_read(*result)
+
+        self.session.submit(
+            "Reading segments and tags", work, done, background=True, key=f"editor-{id(self)}"
+        )
+
+    def _office_read(self, segments: list[SegmentInfo], tags: list[str] | None) -> None:
+        self._segment_names = {info.id: info.definition.name for info in segments}
+        if tags is None and self._given_tags is not None:
+            tags = self._given_tags()
+        if tags is not None and tags != self._tags:
+            self._tags = tags
+            with self._sync():
+                self._sync_rows()
+        self._segments_changed()
+        self.loaded.emit()
 
     def _segments_changed(self) -> None:
-        self._refresh_segment_names()
+        if (
+            self._segment_id is None
+            and not self._saving
+            and self._baseline is not None
+            and self.undo_stack.count() == 0
+            and self._state.name == self._baseline.name
+            and self._baseline.name in self._segment_names.values()
+        ):
+            # A new, untouched segment named before the names arrived: give it a free name.
+            fresh = dataclasses.replace(self._baseline, name=self._free_new_name())
+            self._baseline = fresh
+            self._apply_state(dataclasses.replace(self._state, name=fresh.name))
+            return
         if (
             self._segment_id is not None
             and self._segment_id not in self._segment_names
@@ -1147,35 +1192,16 @@ class CriteriaEditor(QWidget):
             self.status_label.setText("Deleted; Save creates it again")
         self._after_change()
 
-    def _run_changed(self, _run: object) -> None:
-        self._preview_key = None  # a new run changes who is in which tier
-        self._after_change()
-
-    def _data_changed(self) -> None:
-        self._tags = None
-        self._preview_key = None  # the same definition may match other clients now
-        with self._sync():
-            self._sync_rows()
-        self._after_change()
-
-    # The worker runs one task at a time and Save only starts when it is idle, so while
-    # saving, the task that ends is ours. Success itself is handled by _saved_as, which
-    # the runner calls right after `finished`.
-    def _save_task_finished(self, *_args: object) -> None:
-        if self._saving:
-            self._saving = False
-            self._update_save_state()
-
-    def _save_task_failed(self, *_args: object) -> None:
-        if self._saving:
-            self._saving = False
-            self.status_label.setText("Not saved")
-            self._update_save_state()
+    def _save_failed(self, error: BaseException) -> None:
+        self._saving = False
+        message = str(error) or type(error).__name__
+        self.status_label.setText(f"Not saved: {message[:1].upper()}{message[1:]}")
+        self._update_save_state()
 
     def _saved_as(self, segment_id: int, definition: SegmentDefinition) -> None:
         self._segment_id = segment_id
         self._baseline = definition
-        self._refresh_segment_names()
+        self._segment_names[segment_id] = definition.name.strip()
         self.undo_stack.setClean()
         self.status_label.setText("Saved")
         self._after_change()

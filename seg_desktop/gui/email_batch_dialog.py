@@ -48,7 +48,8 @@ from seg_desktop.io.mail import (
     export_mail_merge_csv,
     send_batch,
 )
-from seg_desktop.store.automation import EmailMessage
+from seg_desktop.store.changes import Changes
+from seg_desktop.store.records import EmailMessage
 
 PasswordLookup = Callable[[SmtpSettings], str | None]
 FolderDialog = Callable[[QWidget, str, str], str]
@@ -158,6 +159,7 @@ class EmailBatchDialog(QDialog):
         self._save_dialog = save_dialog
         self._messages: list[EmailMessage] = []
         self.smtp: SmtpSettings | None = None
+        self._server_edited = False
         self.setWindowTitle(f"Email batch {batch_id}: review and send")
         self.resize(900, 600)
 
@@ -210,7 +212,17 @@ class EmailBatchDialog(QDialog):
     # --- loading ------------------------------------------------------------------------------
 
     def _load_server(self) -> None:
-        text = self._session.office.mail_settings_text()
+        office = self._session.office
+
+        def work(_p: ProgressFn, _c: CancelledFn) -> str | None:
+            return office.mail_settings_text()
+
+        self.server_label.setText("Reading the mail server…")
+        self._session.submit("Reading the mail server", work, self._server_loaded, background=True)
+
+    def _server_loaded(self, text: str | None) -> None:
+        if self._server_edited:
+            return  # the user set one meanwhile: theirs stands (and is being saved)
         try:
             self.smtp = SmtpSettings.from_json(text) if text else None
         except MailError:
@@ -324,12 +336,18 @@ class EmailBatchDialog(QDialog):
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.result_settings is None:
             return
         self.smtp = dialog.result_settings
+        self._server_edited = True
         office, text = self._session.office, self.smtp.to_json()
 
-        def work(_p: ProgressFn, _c: CancelledFn) -> None:
-            office.save_mail_settings_text(text)
+        def work(_p: ProgressFn, _c: CancelledFn) -> Changes:
+            return office.save_mail_settings_text(text)
 
-        self._session.submit("Saving the mail server", work)
+        def failed(error: BaseException, _trace: str) -> None:
+            self.notes.setText(f"The mail server was not saved: {error}")
+
+        # Queued, never refused: a Send pressed right after waits for it (issue 13: the
+        # first Send after filling in the server used to be refused without a word).
+        self._session.submit("Saving the mail server", work, None, failed)
         if dialog.password.text():
             saved = secrets.save_password(
                 KEYRING_SERVICE, self.smtp.keyring_account, dialog.password.text()
@@ -353,8 +371,15 @@ class EmailBatchDialog(QDialog):
         def work(progress: ProgressFn, cancelled: CancelledFn) -> SendReport:
             return send_batch(office, batch_id, ids, settings, password, progress, cancelled)
 
+        def failed(error: BaseException, _trace: str) -> None:
+            # What was sent before the failure is recorded: the reload shows it.
+            self.server_label.setText(f"Sending stopped: {error}")
+            self.reload()
+
         self.send_button.setEnabled(False)
-        return self._session.submit(f"Sending batch {batch_id}", work, self._sent)
+        self.server_label.setText(f"Sending {len(ids):,}…")
+        self._session.submit(f"Sending batch {batch_id}", work, self._sent, failed)
+        return True
 
     def _sent(self, report: SendReport) -> None:
         self.reload()

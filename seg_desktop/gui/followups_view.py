@@ -9,6 +9,7 @@ due-today / overdue counts for the status bar. (Named "follow-ups" because
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -36,10 +37,10 @@ from PySide6.QtWidgets import (
 )
 
 from seg_desktop.gui.row_model import RowListModel
-from seg_desktop.gui.session import OfficeSession, RunnerQueue
+from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
-from seg_desktop.store.automation import FollowUp, TaskCounts
-from seg_desktop.store.definitions import SegmentInfo
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import FollowUp, SegmentInfo, TaskCounts
 
 Index = QModelIndex | QPersistentModelIndex
 TASK_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -93,7 +94,6 @@ class FollowUpsView(QWidget):
     def __init__(self, session: OfficeSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._session = session
-        self._queue = RunnerQueue(session, self)
         self._segments: list[SegmentInfo] = []
         self.model = FollowUpModel(session.today(), self)
 
@@ -147,14 +147,20 @@ class FollowUpsView(QWidget):
         self.snooze_button.clicked.connect(self._snooze)
         self.reassign_button.clicked.connect(self._reassign)
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self._selection_moved())
-        session.run_changed.connect(lambda _run: self.refresh())
-        session.segments_changed.connect(self._reload_segments)
-        session.data_changed.connect(self.refresh)
+        session.changed.connect(self._office_changed)
         self._all: list[FollowUp] = []
         self._reload_segments()
         self._selection_moved()
 
     # --- loading ----------------------------------------------------------------------------
+
+    def _office_changed(self, changes: Changes) -> None:
+        if changes.touches(Area.SEGMENTS):
+            self._reload_segments()  # then the tasks (a segment filters by its members)
+        elif changes.touches(
+            Area.TASKS, Area.RUN, Area.AUTOMATION, Area.CLIENTS, Area.REVENUE, Area.DATE
+        ):
+            self.refresh()
 
     def _reload_segments(self) -> None:
         office = self._session.office
@@ -162,8 +168,12 @@ class FollowUpsView(QWidget):
         def work(_p: ProgressFn, _c: CancelledFn) -> list[SegmentInfo]:
             return office.segments()
 
-        self._queue.request(
-            "segments", "Loading segments", work, self._segments_loaded, background=True
+        self._session.submit(
+            "Loading segments",
+            work,
+            self._segments_loaded,
+            background=True,
+            key=f"follow-ups-segments-{id(self)}",
         )
 
     def _segments_loaded(self, segments: list[SegmentInfo]) -> None:
@@ -188,7 +198,9 @@ class FollowUpsView(QWidget):
         def work(_p: ProgressFn, _c: CancelledFn) -> tuple[list[FollowUp], TaskCounts]:
             return office.tasks(include_done, segment_id), office.task_counts(today)
 
-        self._queue.request("tasks", "Loading tasks", work, self._loaded, background=True)
+        self._session.submit(
+            "Loading tasks", work, self._loaded, background=True, key=f"follow-ups-{id(self)}"
+        )
 
     def _loaded(self, result: tuple[list[FollowUp], TaskCounts]) -> None:
         tasks, counts = result
@@ -233,11 +245,13 @@ class FollowUpsView(QWidget):
             self.snooze_date.setDate(QDate(start.year, start.month, start.day))
             self.assignee.setText(task.assignee)
 
-    def _write(self, name: str, action: Any) -> None:
-        def work(_p: ProgressFn, _c: CancelledFn) -> None:
-            action()
+    def _write(self, name: str, action: Callable[[], Changes]) -> None:
+        """Queue a task's write; its Changes (tasks) reload the list."""
 
-        self._session.submit(name, work, lambda _none: self.refresh())
+        def work(_p: ProgressFn, _c: CancelledFn) -> Changes:
+            return action()
+
+        self._session.submit(name, work)
 
     def _done(self) -> None:
         task = self.selected_task()

@@ -3,7 +3,9 @@
 The dialog only gathers choices and shows results. Reading the file is
 `seg_desktop.io.readers.inspect_file`; previewing and importing are
 `seg_desktop.io.importing.import_file` (a dry run, then the real one). All three
-run on the session's task runner, so the window never freezes on a large file.
+are tasks of the session's office worker (queued behind whatever runs, never
+refused), so the window never freezes on a large file; the import's Changes
+are broadcast by the session to every view.
 
 The flow (SPEC section 4): the file is inspected as soon as the dialog opens and
 again whenever the column mapping changes (the layout, its problems and the date
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,8 +56,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from seg_desktop.gui.session import OfficeSession
-from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn, TaskCancelled
 from seg_desktop.io.amounts import DecimalSeparator
 from seg_desktop.io.dates import DateFormat
 from seg_desktop.io.importing import ImportResult, import_file
@@ -63,13 +66,12 @@ from seg_desktop.io.readers import (
     REQUIRED_FIELDS,
     REVENUE_FIELDS,
     FileLayout,
-    ImportCancelled,
     ImportFileError,
     ImportOptions,
     Kind,
     inspect_file,
 )
-from seg_desktop.store.database import StoreError
+from seg_desktop.store.errors import StoreError
 
 __all__ = [
     "BAD_ROWS_TAB",
@@ -84,7 +86,16 @@ __all__ = [
 ModelIndex = QModelIndex | QPersistentModelIndex
 Work = Callable[[ProgressFn, CancelledFn], Any]
 Done = Callable[["ImportDialog", Any], None]
-"""What to do with a task's result, given the dialog (never a closure over it: see _submit)."""
+"""What to do with a task's result, given the dialog (never a closure over it: see _start)."""
+
+
+class _Cancelled:
+    """What a task of the dialog returns when it stopped because the user cancelled."""
+
+
+_CANCELLED: Final = _Cancelled()
+_STOPPED: Final[tuple[type[BaseException], ...]] = (*CANCEL_EXCEPTIONS, TaskCancelled)
+"""What a task raises when it stopped because it was asked to."""
 
 FILE_FILTER: Final = "Spreadsheets (*.csv *.xlsx);;All files (*)"
 SAMPLE_TAB: Final = 0
@@ -254,8 +265,8 @@ class ImportDialog(QDialog):
 
     * ``layout_ready(FileLayout)`` each time the file has been inspected;
     * ``preview_ready(ImportResult)`` when a preview (dry run) has finished;
-    * ``imported(ImportResult)`` when the import has been applied (after
-      ``session.data_changed`` was emitted);
+    * ``imported(ImportResult)`` when the import has been applied (after the
+      session broadcast its Changes to every view);
     * ``failed(str)`` with the sentence shown in red when reading, previewing or
       importing failed or was cancelled.
     """
@@ -274,8 +285,9 @@ class ImportDialog(QDialog):
         self._kind: Kind = kind
         self._path = Path(path)
         self._layout: FileLayout | None = None
-        self._task: str | None = None  # the name of this dialog's running task
-        self._waiting: tuple[str, Work, Done] | None = None  # held while the runner is busy
+        self._task: str | None = None  # the name of this dialog's task (waiting or running)
+        self._stop: threading.Event | None = None  # the task's own cancel flag
+        self._began: threading.Event | None = None  # set by the task when its turn came
         self._previewed: ImportOptions | None = None  # the options of the last good preview
         self._preview: ImportResult | None = None
         self._result: ImportResult | None = None
@@ -288,10 +300,7 @@ class ImportDialog(QDialog):
         self._build()
         self.resize(860, 620)
 
-        runner = session.runner
-        runner.progress.connect(self._on_progress)
-        runner.cancelled.connect(self._on_cancelled)
-        runner.busy_changed.connect(self._on_busy_changed)
+        session.runner.progress.connect(self._on_progress)
         self._inspect()
 
     # --- building -------------------------------------------------------------------------
@@ -510,7 +519,7 @@ class ImportDialog(QDialog):
 
     def is_running(self) -> bool:
         """Whether this dialog's own task (reading, preview or import) is running or waiting."""
-        return self._task is not None or self._waiting is not None
+        return self._task is not None
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -565,9 +574,6 @@ class ImportDialog(QDialog):
         self._show_problems(result)
         self._set_status(import_summary(result) + ".")
         self.cancel_button.setText("Close")
-        self._session.data_changed.emit()
-        if result.added or result.updated:
-            self._session.segments_changed.emit()  # import_file recomputed them
         self.imported.emit(result)
 
     @Slot()
@@ -580,17 +586,23 @@ class ImportDialog(QDialog):
 
     def reject(self) -> None:
         """Close (Esc, the window's close button): stop this dialog's task first, then close."""
-        if self._task is not None:
+        if self._task is not None and self._began is not None and self._began.is_set():
             self._closing = True
             self._stop_task()
             return
-        self._waiting = None
+        if self._task is not None:
+            self._stop_task()  # still waiting for its turn: it will not start
         super().reject()
 
     def _stop_task(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._began is not None and not self._began.is_set():
+            # Not started yet: it is dropped when its turn comes; nothing to wait for.
+            self._on_cancelled()
+            return
         self.cancel_button.setEnabled(False)
         self.progress_message.setText("Cancelling…")
-        self._session.runner.cancel()
 
     # --- reading the file ---------------------------------------------------------------------
 
@@ -704,50 +716,66 @@ class ImportDialog(QDialog):
     # --- running tasks ------------------------------------------------------------------------
 
     def _start(self, name: str, work: Work, done: Done) -> None:
-        """Run `work` on the session's runner, then `done(dialog, result)`; wait if it is busy."""
-        runner = self._session.runner
-        if runner.is_busy():
-            self._waiting = (name, work, done)
-            busy = runner.current_name() or "another task"
-            self._set_status(f"Waiting for “{busy}” to finish…")
-            self._update_controls()
-            return
-        self._waiting = None
+        """Queue `work` on the office worker, then `done(dialog, result)`.
+
+        Never refused: behind another task it waits its turn (the dialog says so).
+        The task carries its own cancel flag, so Cancel stops this dialog's task,
+        waiting or running, and never someone else's.
+        """
+        if self._stop is not None:
+            self._stop.set()  # a newer request replaces a task of ours still waiting
+        stop, began = threading.Event(), threading.Event()
+        self._stop, self._began = stop, began
         self._task = name
         self._closing = False
         self.progress_bar.setRange(0, 0)
-        self.progress_message.setText(f"{name}…")
+        runner = self._session.runner
+        busy = runner.current_name() if runner.is_busy() else None
+        self.progress_message.setText(
+            f"{name}: waiting for “{busy}” to finish…" if busy else f"{name}…"
+        )
         # The callbacks hold the dialog weakly. The runner hands them to its worker
         # thread with the task, and the last reference to them may be dropped there:
         # a dialog kept alive only by them would then be destroyed off the GUI thread.
         this = weakref.ref(self)
 
+        def task(progress: ProgressFn, cancelled: CancelledFn) -> object:
+            def stopped() -> bool:
+                return stop.is_set() or cancelled()
+
+            if stopped():
+                return _CANCELLED
+            began.set()
+            progress(0.0, f"{name}…")
+            try:
+                return work(progress, stopped)
+            except _STOPPED:
+                return _CANCELLED
+
         def finished(result: object) -> None:
             dialog = this()
-            if dialog is not None and shiboken6.isValid(dialog):
+            if dialog is not None and shiboken6.isValid(dialog) and dialog._stop is stop:
                 dialog._finished(done, result)
 
         def failed(error: BaseException, trace: str) -> None:
             dialog = this()
-            if dialog is not None and shiboken6.isValid(dialog):
+            if dialog is not None and shiboken6.isValid(dialog) and dialog._stop is stop:
                 dialog._on_error(error, trace)
 
-        # runner.submit, not session.submit: a file the user can fix is shown here,
-        # in red, not as an error report with a traceback.
-        if not runner.submit(name, work, finished, failed):  # shut down: the window is closing
-            self._task = None
-            self._fail("The office is closing: nothing was read or changed.")
+        # on_error given: a file the user can fix is shown here, in red, not as an
+        # error report with a traceback.
+        self._session.submit(name, task, finished, failed)
         self._update_controls()
 
     def _finished(self, done: Done, result: object) -> None:
+        if isinstance(result, _Cancelled):
+            self._on_cancelled()
+            return
         self._task = None
         done(self, result)
         self._task_ended()
 
     def _on_error(self, error: BaseException, trace: str) -> None:
-        if isinstance(error, ImportCancelled):  # a runner not told it means "cancelled"
-            self._on_cancelled(self._task or "")
-            return
         name, self._task = self._task or "Importing", None
         if isinstance(error, ImportFileError | StoreError):
             self._fail(_dialog_words(str(error)))
@@ -757,11 +785,11 @@ class ImportDialog(QDialog):
             self._session.error.emit(name, error, trace)
         self._task_ended()
 
-    @Slot(str)
-    def _on_cancelled(self, _name: str) -> None:
+    def _on_cancelled(self) -> None:
         if self._task is None:
-            return  # someone else's task
+            return
         name, self._task = self._task, None
+        self._stop = self._began = None
         if name == "Importing":
             self._fail("Import cancelled: nothing was changed.")
         else:
@@ -780,18 +808,14 @@ class ImportDialog(QDialog):
 
     @Slot(float, str)
     def _on_progress(self, fraction: float, message: str) -> None:
-        if self._task is None:
+        # The worker's progress is this dialog's only while this dialog's task runs.
+        if self._task is None or self._began is None or not self._began.is_set():
             return
         if self.progress_bar.maximum() == 0:
             self.progress_bar.setRange(0, _BAR_STEPS)
         self.progress_bar.setValue(round(fraction * _BAR_STEPS))
         if message and not self._closing:
             self.progress_message.setText(message)
-
-    @Slot(bool)
-    def _on_busy_changed(self, busy: bool) -> None:
-        if not busy and self._waiting is not None:
-            self._start(*self._waiting)
 
     # --- reacting to choices ------------------------------------------------------------------
 

@@ -6,8 +6,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QUndoGroup
+from PySide6.QtCore import QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -37,13 +37,10 @@ from seg_desktop.gui.segment_list import SegmentListPanel
 from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.settings_dialog import SettingsDialog
 from seg_desktop.gui.strategy_view import TiersPanel
-from seg_desktop.gui.window_state import WindowStateStore
-from seg_desktop.store.automation import TaskCounts
-from seg_desktop.store.backup import sqlite_file
-from seg_desktop.store.history import NightlyFailure
-from seg_desktop.store.integrity import CheckReport, check_database
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.gui.window_state import WindowStateStore, fit_to_screen
 from seg_desktop.store.office import Office
-from seg_desktop.store.runs import RunSummary
+from seg_desktop.store.records import CheckReport, NightlyFailure, RunSummary, TaskCounts
 
 
 class MainWindow(QMainWindow):
@@ -66,7 +63,6 @@ class MainWindow(QMainWindow):
         # Started by `start_nightly` once the window shows (never on a read-only office).
         self.nightly = NightlyScheduler(session, clock, self)
         self.setWindowTitle(f"seg-desktop — {session.office.target}")
-        self.resize(1280, 800)
         self.setMinimumSize(900, 560)
 
         self.segment_list = SegmentListPanel(session)
@@ -107,7 +103,17 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self._state.restore_all(self)
-        self._show_run(session.office.current_run())
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        fit_to_screen(self, screen.availableGeometry(), QSize(1280, 800))
+        self._show_run(None, loading=True)
+        office = session.office
+        session.submit(
+            "Reading the current run",
+            lambda _p, _c: office.current_run(),
+            self._show_run,
+            background=True,
+            key="current-run",
+        )
         if session.office.read_only:
             self.setWindowTitle(f"seg-desktop — {session.office.target} (read-only)")
             for action in (
@@ -242,14 +248,13 @@ class MainWindow(QMainWindow):
         self.reports.status_message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.reports.show_clients_requested.connect(self.show_clients)
         self.followups.counts_changed.connect(self._show_task_counts)
-        # Rules that add tags or tasks change what the other views show.
-        self.automation.applied.connect(lambda _outcome: self.followups.refresh())
         self.settings_action.triggered.connect(self.show_settings)
         self.nightly.status_changed.connect(self._nightly_status)
         self.nightly.failure_noted.connect(self._nightly_failed)
         self.cancel_action.triggered.connect(session.runner.cancel)
-        self.recompute_action.triggered.connect(session.recompute_segments)
-        self.export_action.triggered.connect(self.export_current_tiers)
+        self.recompute_action.triggered.connect(lambda: session.recompute_segments())
+        # triggered(bool) must not reach a slot that takes a path: ask for the file.
+        self.export_action.triggered.connect(lambda: self.export_current_tiers())
         self.import_clients_action.triggered.connect(lambda: self.import_file("clients"))
         self.import_revenue_action.triggered.connect(lambda: self.import_file("revenue"))
         self.backups_action.triggered.connect(self.show_backups)
@@ -258,7 +263,7 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         self.about_action.triggered.connect(lambda: show_about(self, session.office.target))
         session.runner.busy_changed.connect(self._busy_changed)
-        session.run_changed.connect(self._show_run)
+        session.run_changed.connect(lambda summary: self._show_run(summary))
         session.notice.connect(self._notice)
         session.error.connect(self.show_error)
         self.segment_list.segment_selected.connect(self._open_segment)
@@ -268,12 +273,15 @@ class MainWindow(QMainWindow):
     # --- behaviour ----------------------------------------------------------------------------
 
     def run_segmentation(self) -> None:
-        """Start a run; a second request while one runs is refused with a status message."""
-        if not self.session.run_segmentation(Trigger.MANUAL):
-            busy = self.session.runner.current_name() or "another task"
-            self.statusBar().showMessage(f"Wait for “{busy}” to finish first.", 4000)
+        """Queue a run; while another task runs it waits its turn (the status bar says so)."""
+        self.session.run_segmentation(
+            Trigger.MANUAL,
+            on_done=lambda summary: self.statusBar().showMessage(
+                f"Run {summary.id} saved: {summary.range.describe()}", 8000
+            ),
+        )
 
-    def export_current_tiers(self, path: Path | None = None) -> None:
+    def export_current_tiers(self, *, path: Path | None = None) -> None:
         """Export the current run's tiers for every client to .xlsx or .csv."""
         if path is None:
             chosen, _ = QFileDialog.getSaveFileName(
@@ -289,8 +297,8 @@ class MainWindow(QMainWindow):
 
         office, out = self.session.office, path
 
-        def work(progress: object, cancelled: object) -> int:
-            return export_clients(office, out, cancelled=cancelled)  # type: ignore[arg-type]
+        def work(_progress: ProgressFn, cancelled: CancelledFn) -> int:
+            return export_clients(office, out, cancelled=cancelled)
 
         self.session.submit(
             "Exporting tiers",
@@ -308,16 +316,15 @@ class MainWindow(QMainWindow):
 
     def show_backups(self) -> None:
         """File → Backups: list the backups, take one now, or restore one."""
-        path = sqlite_file(self.session.office.database)
+        path = self.session.office.database_file()
         if path is None:
             QMessageBox.information(
                 self, "Backups", "A server database is backed up with the server's own tools."
             )
             return
         self._backups_dialog = BackupsDialog(
-            path,
+            self.session,
             self,
-            runner=self.session.runner,
             close_office=self._close_office_for_restore,
             reopen_office=lambda: self._reopen_office(path),
         )
@@ -335,10 +342,15 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.clients)
 
     def start_nightly(self) -> None:
-        """Start the nightly scheduler (catching up if a night was missed); not when read-only."""
+        """Bring segments to today, then start the nightly scheduler; not when read-only.
+
+        Relative dates ("within the last 90 days") are recomputed on opening when the
+        office was last recomputed before today (through the worker).
+        """
         if self.session.office.read_only:
             self.nightly_label.setText("Nightly runs: read-only")
             return
+        self.session.roll_over()
         self.nightly.start()
         self._nightly_status()
 
@@ -381,7 +393,13 @@ class MainWindow(QMainWindow):
         return True
 
     def _reopen_office(self, path: Path) -> None:
-        self._swap_office(Office.open(path))
+        """Open the office file again after a restore (on the worker: opening checks the file)."""
+        today = self.session.today
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Office:
+            return Office.open(path, today=today)
+
+        self.session.submit("Opening the office again", work, self._swap_office)
 
     def connect_to_server(self) -> None:
         """File → Connect to Office Server: open a shared office in this window."""
@@ -389,7 +407,7 @@ class MainWindow(QMainWindow):
             busy = self.session.runner.current_name() or "another task"
             self.statusBar().showMessage(f"Wait for “{busy}” to finish first.", 5000)
             return
-        office = connect_to_office_server(self, self._app_settings)
+        office = connect_to_office_server(self, self._app_settings, session=self.session)
         if office is None:
             return
         old = self.session.office
@@ -411,22 +429,17 @@ class MainWindow(QMainWindow):
         runner.busy_changed.connect(idle)
 
     def _swap_office(self, office: Office) -> None:
-        """Show another office: every view reloads from it."""
-        self.session.office = office
+        """Show another office: every view reloads from it (one broadcast, from the worker)."""
         self.setWindowTitle(f"seg-desktop — {office.target}")
         self.database_label.setText(office.target)
-        self.session.data_changed.emit()
-        self.session.strategies_changed.emit()
-        self.session.segments_changed.emit()
-        self.session.run_changed.emit(office.current_run())
+        self.session.swap_office(office)
 
     def check_database(self) -> None:
         """File → Check Database: the full check on the worker, then its verdict."""
-        target = self.session.office.database.url
-        path = sqlite_file(self.session.office.database)
+        office = self.session.office
 
-        def work(_progress: object, _cancelled: object) -> CheckReport:
-            return check_database(path if path is not None else target)
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> CheckReport:
+            return office.check_database()
 
         def done(report: CheckReport) -> None:
             text = "\n".join([*report.lines, "", report.verdict])
@@ -438,7 +451,7 @@ class MainWindow(QMainWindow):
         self.session.submit("Checking the database", work, done)
 
     def _open_segment(self, segment_id: int) -> None:
-        info = next((s for s in self.session.office.segments() if s.id == segment_id), None)
+        info = self.segment_list.segment_info(segment_id)
         if info is None:
             return
         self.editor.load(info)
@@ -463,10 +476,13 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.editor)
 
     def _busy_changed(self, busy: bool) -> None:
-        self.run_action.setEnabled(not busy and not self.session.office.read_only)
+        # Run stays enabled: pressed while busy, the run waits its turn (never refused).
         self.cancel_action.setEnabled(busy)
 
-    def _show_run(self, summary: RunSummary | None) -> None:
+    def _show_run(self, summary: RunSummary | None, *, loading: bool = False) -> None:
+        if loading:
+            self.run_label.setText("Opening the office…")
+            return
         if summary is None:
             self.run_label.setText("No run yet: press Run Segmentation (Ctrl+R)")
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -14,23 +14,30 @@ from PySide6.QtWidgets import (
 )
 
 from seg_desktop.gui.session import OfficeSession
-from seg_desktop.store import history
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.history import MembershipLogEntry
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import MembershipLogEntry
 
 __all__ = ["MembershipLogView"]
 
 LOG_LIMIT = 500
 """The newest entries shown; a client's log rarely reaches this."""
 
+EMPTY_TEXT = "Nothing logged yet: entries appear after runs and recomputes."
+
+LOG_AREAS = (Area.SEGMENTS, Area.RUN, Area.CLIENTS, Area.REVENUE, Area.DATE)
+"""Writes touching these may log a client entering or leaving a segment or tier."""
+
 
 class MembershipLogView(QWidget):
     """The membership log of one client, newest first: when, what, in or out, why.
 
-    One client's log is a few dozen rows read by index, quick enough for the
-    GUI thread (like the client detail it sits in). Call :meth:`set_client`
-    when another client is shown, :meth:`reload` after a run or a recompute.
+    The log is read on the office worker; ``loaded`` fires when it is shown.
+    Call :meth:`set_client` when another client is shown; it reloads by itself
+    after a write that may have logged something (a run, a recompute).
     """
+
+    loaded = Signal()
 
     def __init__(
         self, session: OfficeSession, client_id: int | None = None, parent: QWidget | None = None
@@ -56,7 +63,7 @@ class MembershipLogView(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(1, 150)
-        self.empty_label = QLabel("Nothing logged yet: entries appear after runs and recomputes.")
+        self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("membership_log_empty")
         self.empty_label.setWordWrap(True)
 
@@ -64,8 +71,7 @@ class MembershipLogView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
         layout.addWidget(self.empty_label)
-        session.run_changed.connect(self._changed)
-        session.segments_changed.connect(self._changed)
+        session.changed.connect(self._changed)
         self.reload()
 
     def set_client(self, client_id: int | None) -> None:
@@ -82,18 +88,43 @@ class MembershipLogView(QWidget):
         return list(self._entries)
 
     def reload(self) -> None:
-        """Read the log again."""
-        self._entries = []
-        if self._client_id is not None:
-            try:
-                with self._session.office.database.read() as connection:
-                    self._entries = history.membership_log(connection, self._client_id, LOG_LIMIT)
-            except StoreError as error:
-                self.empty_label.setText(str(error))
-        self._fill()
+        """Read the log again, on the worker (the newest request is answered)."""
+        client_id = self._client_id
+        if client_id is None:
+            self._entries = []
+            self._fill()
+            return
+        office = self._session.office
 
-    def _changed(self, *_args: object) -> None:
-        if self._client_id is not None:
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> list[MembershipLogEntry]:
+            return office.membership_log(client_id, LOG_LIMIT)
+
+        def done(entries: list[MembershipLogEntry]) -> None:
+            if client_id != self._client_id:
+                return  # another client is shown now
+            self._entries = entries
+            self.empty_label.setText(EMPTY_TEXT)
+            self._fill()
+            self.loaded.emit()
+
+        def failed(error: BaseException, _trace: str) -> None:
+            if client_id != self._client_id:
+                return
+            self._entries = []
+            self._fill()
+            self.empty_label.setText(str(error))
+
+        self._session.submit(
+            "Loading the membership log",
+            work,
+            done,
+            failed,
+            background=True,
+            key=f"membership-log-{id(self)}",
+        )
+
+    def _changed(self, changes: Changes) -> None:
+        if self._client_id is not None and changes.touches(*LOG_AREAS):
             self.reload()
 
     def _fill(self) -> None:

@@ -12,6 +12,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import shiboken6
 from PySide6.QtCore import (
     QDate,
     QModelIndex,
@@ -45,10 +46,11 @@ from seg_desktop.core.engine import Override
 from seg_desktop.core.money import Cents, format_money
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.row_model import RowListModel
-from seg_desktop.store.strategy_data import Subject
+from seg_desktop.store.records import Subject
 
 ModelIndex = QModelIndex | QPersistentModelIndex
-SubjectSearch = Callable[[str], Sequence[Subject]]
+SubjectSearch = Callable[[str, Callable[[Sequence[Subject]], None]], None]
+"""``search(text, on_found)``: look the subjects up (off the GUI thread) and hand them over."""
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,13 @@ class OverridesPanel(QWidget):
 class OverrideDialog(QDialog):
     """Pin a client (found by ref or name) or a group (by name) to a tier, with a reason.
 
-    `search(text)` returns the matching subjects (a small, quick read). With
-    `initial`, the dialog edits that pin (its subject fixed).
+    `search(text, on_found)` looks the matching subjects up (on the office
+    worker's preview lane) and calls ``on_found(subjects)``; only the answer to
+    the text still typed is shown. `results_shown` fires when an answer is
+    shown. With `initial`, the dialog edits that pin (its subject fixed).
     """
+
+    results_shown = Signal()
 
     def __init__(
         self,
@@ -344,17 +350,24 @@ class OverrideDialog(QDialog):
         )
 
     def _find(self, text: str) -> None:
-        self.results.clear()
         if not text.strip():
+            self.results.clear()
             self._update_ok()
             return
-        for subject in self._search(text):
+        self._search(text, lambda subjects: self._found(text, subjects))
+
+    def _found(self, text: str, subjects: Sequence[Subject]) -> None:
+        if not shiboken6.isValid(self) or text != self.search_edit.text():
+            return  # an answer to what was typed before
+        self.results.clear()
+        for subject in subjects:
             item = QListWidgetItem(subject.label)
             item.setData(Qt.ItemDataRole.UserRole, subject)
             self.results.addItem(item)
         if self.results.count() == 1:
             self.results.setCurrentRow(0)
         self._update_ok()
+        self.results_shown.emit()
 
     def _update_ok(self) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(

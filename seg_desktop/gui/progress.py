@@ -46,11 +46,16 @@ class TaskProgressWidget(QWidget):
         self._cancel_button.setObjectName("cancel_task_button")
         self._cancel_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
+        # What waits behind the running task ("then 2 more"), the names in its tooltip.
+        self._waiting = QLabel()
+        self._waiting.setObjectName("task_waiting")
+
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._message)
         layout.addWidget(self._bar)
         layout.addWidget(self._cancel_button)
+        layout.addWidget(self._waiting)
 
         self._show_timer = QTimer(self)
         self._show_timer.setObjectName("show_delay_timer")
@@ -62,8 +67,10 @@ class TaskProgressWidget(QWidget):
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.busy_changed.connect(self._on_busy_changed)
+        runner.queue_changed.connect(self._show_waiting)
 
         self.hide()
+        self._show_waiting()
         current = runner.current_name()
         if current is not None:
             self._on_started(current)
@@ -72,6 +79,18 @@ class TaskProgressWidget(QWidget):
     def message(self) -> str:
         """The text shown beside the bar."""
         return self._message.text()
+
+    @property
+    def waiting(self) -> str:
+        """What the status bar says of the tasks waiting their turn ("" when none)."""
+        return self._waiting.text()
+
+    @Slot()
+    def _show_waiting(self) -> None:
+        names = self._runner.waiting_names()
+        self._waiting.setText(f"then {len(names)} more" if names else "")
+        self._waiting.setToolTip("Waiting their turn:\n" + "\n".join(names) if names else "")
+        self._waiting.setVisible(bool(names))
 
     @property
     def value(self) -> float | None:

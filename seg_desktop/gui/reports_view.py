@@ -16,8 +16,10 @@ Three tabs:
   rule to keep it. The tab says so.
 
 Every report exports to Excel (a sheet per table, the charts' data with them).
-The numbers come from ``store.history`` on the session's worker; the widgets
-only show them.
+The numbers come from the office (``Office.tier_report``, ``compare_segments``,
+``segment_overlap``) on the session's worker; the widgets only show them. The
+view reloads what it shows when a write's `Changes` touch runs, segments,
+clients or revenue, and only while it is on screen.
 """
 
 from __future__ import annotations
@@ -62,18 +64,21 @@ from seg_desktop.gui.runs_view import (
     ValueTableModel,
     choose_save_path,
 )
-from seg_desktop.gui.session import OfficeSession, RunnerQueue
+from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io import reports
 from seg_desktop.io.export import Column
-from seg_desktop.store import history, runs
-from seg_desktop.store.history import (
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import (
     ClientLine,
     SegmentComparison,
+    SegmentInfo,
     SegmentOverlap,
     TierReport,
+    TierReportData,
     TierTrend,
     format_share,
+    share_bp,
 )
 
 __all__ = ["TIER_COLOURS", "ReportsView", "tier_colour"]
@@ -356,19 +361,21 @@ def _fixed_table(name: str) -> QTableWidget:
     return table
 
 
-_TierLoad = tuple[TierReport, TierTrend, list[ClientLine]] | None
+_TierLoad = TierReportData | None
 _OverlapLoad = tuple[SegmentOverlap, dict[str, list[tuple[object, ...]]]]
 
 
 class ReportsView(QWidget):
     """The three report tabs over the session's office (see the module docstring).
 
-    Signals: ``tier_report_loaded``, ``segments_loaded``, ``overlap_loaded``
+    Signals: ``segment_choices_loaded`` (the office's segments are offered),
+    ``tier_report_loaded``, ``segments_loaded``, ``overlap_loaded``
     (a report arrived and is shown), ``export_finished(path, rows)``,
     ``status_message(text)``, and ``show_clients_requested(client_ids, what)``
     when the user asks to see a list in the Clients view.
     """
 
+    segment_choices_loaded = Signal()
     tier_report_loaded = Signal()
     segments_loaded = Signal()
     overlap_loaded = Signal()
@@ -389,8 +396,8 @@ class ReportsView(QWidget):
         self._ask_new_segment = ask_new_segment
         self._session = session
         self._save_file_dialog: SaveFileDialog = save_file_dialog or QFileDialog.getSaveFileName
-        self._queue = RunnerQueue(session, self)
         self._tier_load: _TierLoad = None
+        self._choices_stale = False  # the segments changed while the view was hidden
         self._segments: SegmentComparison | None = None
         self._overlap: SegmentOverlap | None = None
         self._dirty = {"tiers", "segments", "overlap"}
@@ -403,18 +410,16 @@ class ReportsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
 
-        # Coalesces the change signals that arrive together (a run emits run_changed
-        # and segments_changed) into one reload of what is on screen.
+        # Coalesces what arrives together (a change, then the segments offered again)
+        # into one reload of what is on screen.
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setObjectName("reports_refresh_timer")
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(0)
         self._refresh_timer.timeout.connect(self.refresh)
         self.tabs.currentChanged.connect(lambda _index: self.refresh())
-        session.run_changed.connect(self._changed)
-        session.data_changed.connect(self._changed)
-        session.segments_changed.connect(self._segments_changed)
-        self._fill_segment_choices()
+        session.changed.connect(self._office_changed)
+        self.load_segment_choices()
 
     # --- construction -------------------------------------------------------------------------
 
@@ -605,7 +610,26 @@ class ReportsView(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         """Load what changed while the view was hidden."""
         super().showEvent(event)
-        self._refresh_timer.start()
+        if self._choices_stale:
+            self.load_segment_choices()
+        else:
+            self._refresh_timer.start()
+
+    def load_segment_choices(self) -> None:
+        """Read the office's segments on the worker and offer them (then reload what is shown)."""
+        self._choices_stale = False
+        office = self._session.office
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> list[SegmentInfo]:
+            return office.segments()
+
+        self._session.submit(
+            "Reading the segments",
+            work,
+            self._segment_choices_arrived,
+            background=True,
+            key="reports-segments",
+        )
 
     def load_tier_report(self) -> None:
         """Load the tier report for the scope chosen, on the worker."""
@@ -614,16 +638,14 @@ class ReportsView(QWidget):
         segment_id = self.scope_combo.currentData()
 
         def work(_progress: ProgressFn, _cancelled: CancelledFn) -> _TierLoad:
-            with office.database.read() as connection:
-                if runs.current_run_id(connection) is None:
-                    return None
-                report = history.tier_report(connection, segment_id=segment_id)
-                trend = history.tier_trend(connection, TREND_RUNS, segment_id)
-                top = history.top_clients(connection, TOP_CLIENTS, segment_id=segment_id)
-            return report, trend, top
+            return office.tier_report(segment_id, trend_runs=TREND_RUNS, top=TOP_CLIENTS)
 
-        self._queue.request(
-            "tiers", "Building the tier report", work, self._tier_report_arrived, background=True
+        self._session.submit(
+            "Building the tier report",
+            work,
+            self._tier_report_arrived,
+            background=True,
+            key="reports-tiers",
         )
 
     def checked_segment_ids(self) -> list[int]:
@@ -660,11 +682,14 @@ class ReportsView(QWidget):
         office = self._session.office
 
         def work(_progress: ProgressFn, _cancelled: CancelledFn) -> SegmentComparison:
-            with office.database.read() as connection:
-                return history.compare_segments(connection, ids)
+            return office.compare_segments(ids)
 
-        self._queue.request(
-            "segments", "Comparing segments", work, self._segments_arrived, background=True
+        self._session.submit(
+            "Comparing segments",
+            work,
+            self._segments_arrived,
+            background=True,
+            key="reports-segments-side-by-side",
         )
 
     def set_overlap_segments(self, a_id: int, b_id: int) -> None:
@@ -684,20 +709,23 @@ class ReportsView(QWidget):
         office = self._session.office
 
         def work(_progress: ProgressFn, _cancelled: CancelledFn) -> _OverlapLoad:
-            with office.database.read() as connection:
-                overlap = history.segment_overlap(connection, int(a_id), int(b_id))
+            overlap = office.segment_overlap(int(a_id), int(b_id))
             rows = {key: _client_rows(overlap.list_of(key)) for key in OVERLAP_KEYS}
             return overlap, rows
 
-        self._queue.request(
-            "overlap", "Comparing two segments", work, self._overlap_arrived, background=True
+        self._session.submit(
+            "Comparing two segments",
+            work,
+            self._overlap_arrived,
+            background=True,
+            key="reports-overlap",
         )
 
     # --- what is shown (for tests and the main window) ---------------------------------------
 
     def tier_report(self) -> TierReport | None:
         """The tier report shown."""
-        return self._tier_load[0] if self._tier_load is not None else None
+        return self._tier_load.report if self._tier_load is not None else None
 
     def segment_comparison(self) -> SegmentComparison | None:
         """The side-by-side comparison shown."""
@@ -722,7 +750,7 @@ class ReportsView(QWidget):
         loaded = self._tier_load
         if loaded is None:
             return False
-        report, trend, top = loaded
+        report, trend, top = loaded.report, loaded.trend, loaded.top
         if path is None:
             scope = "office" if report.segment_id is None else report.scope
             default = Path.home() / f"tier-report-{scope}.xlsx"
@@ -817,18 +845,17 @@ class ReportsView(QWidget):
         office, today = self._session.office, self._session.today()
         client_ids = [line.client_id for line in lines]
 
-        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> tuple[int, int]:
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> tuple[int, int, Changes]:
             return office.segment_from_clients(name, client_ids, tag, today)
 
-        def done(result: tuple[int, int]) -> None:
-            _segment_id, tagged = result
+        def done(result: tuple[int, int, Changes]) -> None:
+            # The session has already told every view (the new segment, the tags).
+            _segment_id, tagged, _changes = result
             self.status_message.emit(
                 f"Segment “{name.strip()}” created: {tagged:,} clients tagged “{tag.strip()}”"
             )
-            self._session.data_changed.emit()
-            self._session.segments_changed.emit()
 
-        self._queue.request("segment-from-list", f"Creating segment {name.strip()}", work, done)
+        self._session.submit(f"Creating segment {name.strip()}", work, done)
         return True
 
     def _export(self, kind: str, work: Callable[[ProgressFn, CancelledFn], int], out: Path) -> None:
@@ -836,21 +863,34 @@ class ReportsView(QWidget):
             self.status_message.emit(f"{count:,} rows written to {out}")
             self.export_finished.emit(str(out), count)
 
-        self._queue.request(f"export-{kind}", f"Exporting to {out.name}", work, done)
+        self._session.submit(f"Exporting to {out.name}", work, done)
 
     # --- results arriving ---------------------------------------------------------------------
 
-    def _changed(self, *_args: object) -> None:
+    def _office_changed(self, changes: Changes) -> None:
+        if not changes.touches(Area.RUN, Area.SEGMENTS, Area.CLIENTS, Area.REVENUE):
+            return
+        if changes.touches(Area.SEGMENTS):
+            # Offer the segments again first; their arrival reloads what is shown.
+            if self.isVisible():
+                self.load_segment_choices()
+            else:
+                self._choices_stale = True
+                self._dirty.update(("tiers", "segments", "overlap"))
+            return
+        self._changed()
+
+    def _changed(self) -> None:
         self._dirty.update(("tiers", "segments", "overlap"))
         self._refresh_timer.start()
 
-    def _segments_changed(self) -> None:
-        self._fill_segment_choices()
+    def _segment_choices_arrived(self, segments: list[SegmentInfo]) -> None:
+        self._fill_segment_choices(segments)
+        self.segment_choices_loaded.emit()
         self._changed()
 
-    def _fill_segment_choices(self) -> None:
+    def _fill_segment_choices(self, segments: Sequence[SegmentInfo]) -> None:
         """Offer the office's segments in the scope combo, the checklist and the overlap combos."""
-        segments = self._session.office.segments()
         scope = self.scope_combo.currentData()
         checked = set(self.checked_segment_ids())
         first_fill = self.segment_checklist.count() == 0
@@ -887,7 +927,7 @@ class ReportsView(QWidget):
             widget.blockSignals(False)
 
     def _tier_report_arrived(self, loaded: _TierLoad) -> None:
-        if loaded is not None and loaded[0].segment_id != self.scope_combo.currentData():
+        if loaded is not None and loaded.report.segment_id != self.scope_combo.currentData():
             return  # another scope was chosen meanwhile; its report is on its way
         self._tier_load = loaded
         self.export_tiers_button.setEnabled(loaded is not None)
@@ -899,7 +939,7 @@ class ReportsView(QWidget):
             self.trend_chart.show_trend(None)
             self.tier_report_loaded.emit()
             return
-        report, trend, top = loaded
+        report, trend, top = loaded.report, loaded.trend, loaded.top
         run = report.run
         share = ""
         if report.segment_id is not None:
@@ -1025,7 +1065,7 @@ class ReportsView(QWidget):
 
 def _count_and_share(count: int, total: int) -> str:
     """'120 (34.50 %)'."""
-    return f"{count:,} ({format_share(history.share_bp(count, total))})"
+    return f"{count:,} ({format_share(share_bp(count, total))})"
 
 
 def _texts(table: QTableWidget) -> list[list[str]]:

@@ -6,9 +6,10 @@ Compare, or let the view compare the latest two. Bottom: the movement matrix
 (from tier x to tier, as counts or as production) and the lists of who moved
 up, moved down, entered or left, each exportable, as is the whole comparison.
 
-The comparison is computed on the session's worker (two runs of 50,000
-assignments take a moment); the widgets only show what
-``store.history.compare_runs`` returns.
+Everything is read on the session's worker (two runs of 50,000 assignments
+take a moment to compare); the widgets only show what ``Office.runs`` and
+``Office.compare_runs`` return. The view reads when it is on screen, and again
+when a write's `Changes` say a run was saved.
 """
 
 from __future__ import annotations
@@ -46,13 +47,12 @@ from PySide6.QtWidgets import (
 from seg_desktop.core.money import format_money
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.pages import table_page
-from seg_desktop.gui.session import OfficeSession, RunnerQueue
+from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.io import reports
 from seg_desktop.io.export import Column
-from seg_desktop.store import history
-from seg_desktop.store.history import ComparedRuns
-from seg_desktop.store.runs import RunSummary
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import ComparedRuns, RunSummary
 
 __all__ = [
     "SORT_ROLE",
@@ -318,9 +318,9 @@ class RunsView(QWidget):
         self.setObjectName("runs_view")
         self._session = session
         self._save_file_dialog: SaveFileDialog = save_file_dialog or QFileDialog.getSaveFileName
-        self._queue = RunnerQueue(session, self)
         self._compared: ComparedRuns | None = None
         self._wanted: tuple[int, int] | None = None
+        self._stale = True  # the history must be read (again) when the view shows
 
         # --- the history ---
         self.history_model = RunHistoryModel(self)
@@ -472,27 +472,43 @@ class RunsView(QWidget):
         self.history_table.selectionModel().selectionChanged.connect(
             lambda *_args: self._selection_changed()
         )
-        session.run_changed.connect(self._run_changed)
+        session.changed.connect(self._office_changed)
         self._set_comparison_enabled(False)
-        self.reload()
 
     # --- public API -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Show the saved runs again (a quick read) and compare the latest two if none is shown.
+        """Read the saved runs again on the worker; then compare the latest two if none is shown.
 
         The comparison waits until the view is on screen: comparing two runs of
         50,000 clients is work the worker need not do for a hidden tab.
         """
-        runs_list = self._session.office.runs()
+        self._stale = False
+        office = self._session.office
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> list[RunSummary]:
+            return office.runs()
+
+        self._session.submit(
+            "Reading the run history",
+            work,
+            self._history_arrived,
+            background=True,
+            key="runs-history",
+        )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Read the history when the view first shows (or after a new run while hidden)."""
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
+        else:
+            self._compare_latest_if_shown()
+
+    def _history_arrived(self, runs_list: list[RunSummary]) -> None:
         self.history_model.set_runs(runs_list)
         self._selection_changed()
         self.history_loaded.emit()
-        self._compare_latest_if_shown()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        """Compare the latest two runs when the view first shows (or after a new run)."""
-        super().showEvent(event)
         self._compare_latest_if_shown()
 
     def _compare_latest_if_shown(self) -> None:
@@ -537,14 +553,17 @@ class RunsView(QWidget):
 
         def work(progress: ProgressFn, _cancelled: CancelledFn) -> _Loaded:
             progress(0.0, f"Comparing run {pair[0]} with run {pair[1]}")
-            with office.database.read() as connection:
-                compared = history.compare_runs(connection, pair[0], pair[1], kind)
+            compared = office.compare_runs(pair[0], pair[1], kind)
             # The lists' rows are built here too: at 50,000 clients that is worth a thread.
             tables = {key: reports.movement_list_table(compared, key) for key in reports.LISTS}
             return compared, tables
 
-        self._queue.request(
-            "compare", "Comparing runs", work, self._comparison_arrived, background=True
+        self._session.submit(
+            "Comparing runs",
+            work,
+            self._comparison_arrived,
+            background=True,
+            key="runs-compare",
         )
 
     def comparison(self) -> ComparedRuns | None:
@@ -629,13 +648,17 @@ class RunsView(QWidget):
             self.status_message.emit(f"{count:,} rows written to {out}")
             self.export_finished.emit(str(out), count)
 
-        self._queue.request(f"export-{kind}", f"Exporting to {out.name}", work, done)
+        self._session.submit(f"Exporting to {out.name}", work, done)
 
-    def _run_changed(self, _run: object) -> None:
-        # A new run: show it, and compare it with the one before it.
+    def _office_changed(self, changes: Changes) -> None:
+        if not changes.touches(Area.RUN):
+            return
+        # A new run (or another office): show it, and compare it with the one before it.
         self._compared = None
         self._wanted = None
-        self.reload()
+        self._stale = True
+        if self.isVisible():
+            self.reload()
 
     def _selection_changed(self) -> None:
         self.compare_button.setEnabled(len(self.selected_run_ids()) == 2)

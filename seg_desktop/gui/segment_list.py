@@ -35,8 +35,9 @@ from PySide6.QtWidgets import (
 
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.gui.session import OfficeSession
-from seg_desktop.store.definitions import SegmentInfo
-from seg_desktop.store.runs import RunSummary
+from seg_desktop.gui.tasks import CancelledFn, ProgressFn
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import RunSummary, SegmentInfo
 
 __all__ = [
     "NODE_KIND_ROLE",
@@ -319,6 +320,8 @@ class SegmentListPanel(QWidget):
     """A tier strategy (by kind value, "individual" / "group") or one of its tiers was selected."""
     new_requested = Signal()
     """The user asked for a new segment (the editor should open a blank one)."""
+    loaded = Signal()
+    """The segments and the current run were (re)read and are shown."""
 
     def __init__(
         self,
@@ -334,6 +337,7 @@ class SegmentListPanel(QWidget):
         self.warn: WarnFn = warn or _warn_with_message_box(self)
         self._refreshing = False
         self._selected: tuple[NodeKind, object] | None = None
+        self._pending_select: int | None = None
 
         self.model = SegmentListModel(self)
         self.model.rename_requested.connect(self._rename_to)
@@ -403,9 +407,9 @@ class SegmentListPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
 
-        session.segments_changed.connect(self.refresh)
-        session.run_changed.connect(self.refresh)
-        session.strategies_changed.connect(self.refresh)
+        session.changed.connect(self._office_changed)
+        self.loading = True
+        """True until the first load has arrived (the list is empty meanwhile)."""
         self.refresh()
         self.view.expandAll()
         self._update_actions()
@@ -425,15 +429,36 @@ class SegmentListPanel(QWidget):
 
     # --- reading the office ----------------------------------------------------------------
 
+    def _office_changed(self, changes: Changes) -> None:
+        if changes.touches(Area.SEGMENTS, Area.RUN, Area.STRATEGIES, Area.SETTINGS, Area.DATE):
+            self.refresh()
+
     def refresh(self, *_args: object) -> None:
-        """Re-read the segments and the current run, keeping the selection where it can."""
+        """Re-read the segments and the current run on the worker; `loaded` when shown."""
         office = self.session.office
+
+        def work(_p: ProgressFn, _c: CancelledFn) -> tuple[list[SegmentInfo], RunSummary | None]:
+            return office.segments(), office.current_run()
+
+        self.session.submit(
+            "Loading segments",
+            work,
+            self._loaded,
+            background=True,
+            key=f"segment-list-{id(self)}",
+        )
+
+    def _loaded(self, result: tuple[list[SegmentInfo], RunSummary | None]) -> None:
+        """Show what was read, keeping the selection where it can."""
+        segments, run = result
         selected = self._selected
         expanded = self._expanded_strategies()
+        first = self.loading
+        self.loading = False
         self._refreshing = True
         try:
-            self.model.set_segments(office.segments())
-            self.model.set_run(office.current_run())
+            self.model.set_segments(segments)
+            self.model.set_run(run)
             # The two headings are never rebuilt, so the view keeps them open or closed;
             # the strategy rows are new and take back the state their old rows had.
             for kind in expanded:
@@ -447,7 +472,13 @@ class SegmentListPanel(QWidget):
             self._refreshing = False
         # A row that vanished (deleted elsewhere) is no longer selected.
         self._selected = self._node_of(self._selected_index())
+        if first:
+            self.view.expandAll()
         self._update_actions()
+        pending, self._pending_select = self._pending_select, None
+        if pending is not None and self.model.index_of_segment(pending).isValid():
+            self.select_segment(pending)  # saved just now: its row is here at last
+        self.loaded.emit()
 
     def _expanded_strategies(self) -> list[StrategyKind]:
         # Before the first fill there are no strategy rows: open them all.
@@ -520,9 +551,14 @@ class SegmentListPanel(QWidget):
         return self.model.segment_info(segment_id)
 
     def select_segment(self, segment_id: int) -> bool:
-        """Select a segment's row (emits segment_selected if it was not selected)."""
+        """Select a segment's row (emits segment_selected if it was not selected).
+
+        A segment not listed yet (saved just now; the list reloads after the
+        save's Changes) is selected when the next load shows it.
+        """
         index = self.model.index_of_segment(segment_id)
         if not index.isValid():
+            self._pending_select = segment_id
             return False
         self.view.setCurrentIndex(index)
         self.view.scrollTo(index)
@@ -565,7 +601,7 @@ class SegmentListPanel(QWidget):
             self.warn("Rename segment", f"A segment named '{name}' already exists.")
             return
         renamed = dataclasses.replace(info.definition, name=name)
-        self._submit("Rename segment", lambda: self.session.save_segment(renamed, segment_id, None))
+        self.session.save_segment(renamed, segment_id, None, self._failed("Rename segment"))
 
     def duplicate(self) -> None:
         """Save a copy of the selected segment as "Copy of …" and select the copy."""
@@ -574,13 +610,10 @@ class SegmentListPanel(QWidget):
             return
         taken = [s.definition.name for s in self.model.segments]
         copy = dataclasses.replace(info.definition, name=copy_name(info.definition.name, taken))
-        self._submit(
-            "Duplicate segment",
-            lambda: self.session.save_segment(copy, None, self._select_saved),
-        )
+        self.session.save_segment(copy, None, self._select_saved, self._failed("Duplicate segment"))
 
     def _select_saved(self, segment_id: int) -> None:
-        # The list has already refreshed (segments_changed comes before on_saved).
+        # The save's Changes asked for a reload, which comes after this: select it then.
         self.select_segment(segment_id)
 
     def delete_message(self, name: str) -> str:
@@ -598,9 +631,12 @@ class SegmentListPanel(QWidget):
             return
         if not self.confirm("Delete segment", self.delete_message(info.definition.name)):
             return
-        self._submit("Delete segment", lambda: self.session.delete_segment(info.id))
+        self.session.delete_segment(info.id)
 
-    def _submit(self, title: str, start: Callable[[], bool]) -> None:
-        if not start():
-            running = self.session.runner.current_name() or "Another task"
-            self.warn(title, f"{running} is still running. Try again when it has finished.")
+    def _failed(self, title: str) -> Callable[[BaseException, str], None]:
+        """Show a failed rename or copy here, where the user acted."""
+
+        def failed(error: BaseException, _trace: str) -> None:
+            self.warn(title, f"Nothing was changed: {error}")
+
+        return failed

@@ -1,42 +1,76 @@
-"""The window's view of one open office: work goes to the task runners, changes go out as signals.
+"""The office worker: every office call runs off the GUI thread; every change goes out once.
 
-Views never call the database on the GUI thread for anything that can take
-long; they ask the session, which runs the work on a worker thread and
-announces what changed. Small reads (the segment list, the strategies) are
-quick and may be done directly through `office`.
+Views never touch the database on the GUI thread. They hand the session a
+plain function ``work(progress, cancelled)`` that calls one `Office` method;
+the session runs it on its one worker thread, in order, and never refuses (a
+task submitted while another runs waits its turn; the status bar says what
+waits). When the work returns `Changes` (alone, as the last item of a tuple,
+or as a ``changes`` attribute), the session broadcasts them once, through
+:attr:`OfficeSession.changed`, before the task's own success hook runs; each
+view decides from them what it must reload. A separate latest-only lane
+answers live previews and searches. In the manner of Anki's ``CollectionOp``
+and ``OpChanges``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, Signal
 
 from seg_desktop.core.engine import RunCancelled, Trigger
 from seg_desktop.core.periods import InsufficientData
 from seg_desktop.core.rules import SegmentDefinition
-from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
+from seg_desktop.gui.tasks import (
+    CancelledFn,
+    ErrorCallback,
+    LatestOnlyRunner,
+    ProgressFn,
+    TaskRunner,
+)
 from seg_desktop.io.export import ExportCancelled
 from seg_desktop.io.readers import ImportCancelled
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.office import Office
-from seg_desktop.store.runs import RunSummary
+from seg_desktop.store.records import RunSummary
 
 T = TypeVar("T")
 
 
-class OfficeSession(QObject):
-    """One open office, its task runners and the signals the views follow."""
+def changes_in(result: object) -> Changes | None:
+    """The Changes a task's result carries: itself, a tuple's last item, or ``.changes``."""
+    if isinstance(result, Changes):
+        return result
+    if isinstance(result, tuple) and result and isinstance(result[-1], Changes):
+        return result[-1]
+    found = getattr(result, "changes", None)
+    return found if isinstance(found, Changes) else None
 
+
+class NoPreviousRun(InsufficientData):
+    """Insufficient data, in an office that has no run to keep (said differently)."""
+
+
+class OfficeSession(QObject):
+    """One open office, its worker and the signals the views follow.
+
+    ``changed(Changes)`` is the one broadcast of what a write changed. The
+    narrower signals below are derived from it, here and nowhere else, for
+    views that follow only one kind of change.
+    """
+
+    changed = Signal(object)
+    """What a write changed (a Changes), broadcast once per write."""
     segments_changed = Signal()
     """Segment definitions or their membership counts changed."""
     run_changed = Signal(object)
-    """A new current run (RunSummary) was saved."""
+    """A new current run (RunSummary, or None for an office without one) is current."""
     data_changed = Signal()
-    """Clients or revenue changed (an import, the demo)."""
+    """Clients or revenue changed (an import, tags set by a rule, the demo)."""
     strategies_changed = Signal()
-    """A tier strategy or the settings changed."""
+    """A tier strategy, the overrides or the settings changed."""
     notice = Signal(str, str)
     """(title, text): something the user should read that is not an error (insufficient data)."""
     error = Signal(str, object, str)
@@ -56,51 +90,106 @@ class OfficeSession(QObject):
         self.preview_runner = preview_runner
         self.today = today
 
-    # --- generic ------------------------------------------------------------------------
+    # --- the worker ---------------------------------------------------------------------
 
     def submit(
         self,
         name: str,
         work: Callable[[ProgressFn, CancelledFn], T],
         on_done: Callable[[T], None] | None = None,
+        on_error: ErrorCallback | None = None,
         *,
         background: bool = False,
-    ) -> bool:
-        """Run database work on the worker; failures go to the `error` signal.
+        key: str | None = None,
+    ) -> None:
+        """Run office work on the worker, now or when the tasks before it are done.
 
-        Returns False (and does nothing) while another task runs. ``background``
-        marks a read-only load that closing the window may drop without asking.
+        Never refused. Changes the work returns are broadcast before ``on_done``
+        runs. A failure goes to ``on_error`` (shown where the user acted) or,
+        without one, to the `error` signal (the window's error dialog).
+        ``background`` marks a read-only load that closing the window may drop
+        without asking; a waiting task with the same ``key`` is replaced by this
+        one (a view's reload needs only its newest request).
         """
-        return self.runner.submit(
+
+        def done(result: T) -> None:
+            changes = changes_in(result)
+            if changes:
+                self.broadcast(changes)
+            if on_done is not None:
+                on_done(result)
+
+        def failed(error: BaseException, trace: str) -> None:
+            if on_error is not None:
+                on_error(error, trace)
+            else:
+                self._failed(name, error, trace)
+
+        self.runner.submit(name, work, done, failed, background=background, key=key)
+
+    def preview(
+        self,
+        name: str,
+        work: Callable[[ProgressFn, CancelledFn], T],
+        on_done: Callable[[T], None],
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        """Run a read on the latest-only lane (live previews, searches): only the newest counts."""
+        self.preview_runner.submit(
             name,
             work,
             on_done,
-            lambda error, trace: self._failed(name, error, trace),
-            background=background,
+            on_error or (lambda error, trace: self.error.emit(name, error, trace)),
         )
+
+    def broadcast(self, changes: Changes) -> None:
+        """Tell every view what changed: once, and the narrower signals derived from it."""
+        self.changed.emit(changes)
+        if changes.touches(Area.CLIENTS, Area.REVENUE):
+            self.data_changed.emit()
+        if changes.touches(Area.STRATEGIES, Area.SETTINGS, Area.OVERRIDES):
+            self.strategies_changed.emit()
+        if changes.run is not None or Area.OFFICE in changes.areas:
+            self.run_changed.emit(changes.run)
+        if changes.touches(Area.SEGMENTS):
+            self.segments_changed.emit()
 
     def _failed(self, name: str, error: BaseException, trace: str) -> None:
         if isinstance(error, InsufficientData):
-            self.notice.emit(
-                "Not enough data to segment", f"{error}.\n\nThe previous run stays current."
+            stays = (
+                "Nothing was segmented: there is no run yet."
+                if isinstance(error, NoPreviousRun)
+                else "The previous run stays current."
             )
+            self.notice.emit("Not enough data to segment", f"{error}.\n\n{stays}")
             return
         self.error.emit(name, error, trace)
 
     # --- runs -----------------------------------------------------------------------------
 
-    def run_segmentation(self, trigger: Trigger = Trigger.MANUAL) -> bool:
-        """Start Run Segmentation; False if something else is running."""
+    def run_segmentation(
+        self,
+        trigger: Trigger = Trigger.MANUAL,
+        on_done: Callable[[RunSummary], None] | None = None,
+        on_error: ErrorCallback | None = None,
+    ) -> None:
+        """Queue Run Segmentation (the run, its segments and its rules: one transaction)."""
         office, as_of = self.office, self.today()
 
-        def work(progress: ProgressFn, cancelled: CancelledFn) -> RunSummary:
-            return office.run_segmentation(as_of, trigger, progress, cancelled)
+        def work(progress: ProgressFn, cancelled: CancelledFn) -> tuple[RunSummary, Changes]:
+            try:
+                return office.run_segmentation(as_of, trigger, progress, cancelled)
+            except InsufficientData as error:
+                if office.current_run() is None:
+                    raise NoPreviousRun(str(error)) from None
+                raise
 
-        return self.submit("Running segmentation", work, self._run_done)
+        def done(result: tuple[RunSummary, Changes]) -> None:
+            if on_done is not None:
+                on_done(result[0])
 
-    def _run_done(self, summary: RunSummary) -> None:
-        self.run_changed.emit(summary)
-        self.segments_changed.emit()
+        # A second press while a run waits replaces the waiting one: one run is enough.
+        self.submit("Running segmentation", work, done, on_error, key="run-segmentation")
 
     # --- segments ---------------------------------------------------------------------------
 
@@ -113,51 +202,64 @@ class OfficeSession(QObject):
         def work(_progress: ProgressFn, _cancelled: CancelledFn) -> int:
             return office.count_matching(definition, as_of)
 
-        self.preview_runner.submit(
-            "Counting matching clients", work, on_count, self._preview_failed
-        )
-
-    def _preview_failed(self, error: BaseException, trace: str) -> None:
-        self.error.emit("Counting matching clients", error, trace)
+        self.preview("Counting matching clients", work, on_count)
 
     def save_segment(
         self,
         definition: SegmentDefinition,
         segment_id: int | None,
         on_saved: Callable[[int], None] | None = None,
-    ) -> bool:
+        on_error: ErrorCallback | None = None,
+    ) -> None:
         """Save a segment and recompute memberships on the worker."""
         office, as_of = self.office, self.today()
 
-        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> int:
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> tuple[int, Changes]:
             return office.save_segment(definition, segment_id, as_of)
 
-        def done(new_id: int) -> None:
-            self.segments_changed.emit()
+        def done(result: tuple[int, Changes]) -> None:
             if on_saved is not None:
-                on_saved(new_id)
+                on_saved(result[0])
 
-        return self.submit(f"Saving {definition.name}", work, done)
+        self.submit(f"Saving {definition.name}", work, done, on_error)
 
-    def delete_segment(self, segment_id: int) -> bool:
+    def delete_segment(
+        self, segment_id: int, on_done: Callable[[Changes], None] | None = None
+    ) -> None:
         """Delete a segment on the worker."""
         office = self.office
 
-        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> None:
-            office.delete_segment(segment_id)
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+            return office.delete_segment(segment_id)
 
-        return self.submit("Deleting segment", work, lambda _none: self.segments_changed.emit())
+        self.submit("Deleting segment", work, on_done)
 
-    def recompute_segments(self) -> bool:
+    def recompute_segments(self) -> None:
         """Recompute every segment's membership on the worker."""
         office, as_of = self.office, self.today()
 
-        def work(progress: ProgressFn, cancelled: CancelledFn) -> dict[int, int]:
+        def work(progress: ProgressFn, cancelled: CancelledFn) -> Changes:
             return office.recompute_segments(as_of, progress, cancelled)
 
-        return self.submit(
-            "Recomputing segments", work, lambda _counts: self.segments_changed.emit()
-        )
+        self.submit("Recomputing segments", work)
+
+    def roll_over(self) -> None:
+        """Bring relative dates to today (at opening and at midnight), through the worker."""
+        office, as_of = self.office, self.today()
+
+        def work(progress: ProgressFn, cancelled: CancelledFn) -> Changes:
+            return office.roll_over(as_of)
+
+        self.submit("Bringing segments up to today", work, background=True, key="roll-over")
+
+    def swap_office(self, office: Office) -> None:
+        """Show another office in this window: every view reloads from it."""
+        self.office = office
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+            return Changes(frozenset({Area.OFFICE}), None, office.current_run())
+
+        self.submit(f"Opening {office.target}", work)
 
 
 CANCEL_EXCEPTIONS: tuple[type[BaseException], ...] = (
@@ -166,53 +268,3 @@ CANCEL_EXCEPTIONS: tuple[type[BaseException], ...] = (
     ImportCancelled,
 )
 """Exceptions that mean "the user cancelled" for the runners (reported as cancelled, not failed)."""
-
-
-class RunnerQueue(QObject):
-    """Work for the session's worker that waits while it is busy; the newest of each kind wins.
-
-    ``session.submit`` refuses work while another task runs (a run, an
-    import). A view's load must be neither lost that way nor piled up: it waits
-    here under its kind ("table", "compare", "export-csv"…), replacing an older
-    request of that kind, and is submitted as soon as the runner is idle.
-    """
-
-    def __init__(self, session: OfficeSession, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._session = session
-        self._waiting: dict[
-            str, tuple[str, Callable[[ProgressFn, CancelledFn], Any], Any, bool]
-        ] = {}
-        session.runner.busy_changed.connect(self._busy_changed)
-
-    def request(
-        self,
-        kind: str,
-        name: str,
-        work: Callable[[ProgressFn, CancelledFn], T],
-        on_done: Callable[[T], None],
-        *,
-        background: bool = False,
-    ) -> None:
-        """Submit now if the runner is idle, else when it next is.
-
-        ``background=True`` for loads that only read (see `OfficeSession.submit`).
-        """
-        self._waiting[kind] = (name, work, on_done, background)
-        self._drain()
-
-    def is_waiting(self, kind: str) -> bool:
-        """Whether a request of this kind waits for the runner."""
-        return kind in self._waiting
-
-    def _busy_changed(self, busy: bool) -> None:
-        if not busy:
-            self._drain()
-
-    def _drain(self) -> None:
-        if not self._waiting:
-            return
-        kind = next(iter(self._waiting))
-        name, work, on_done, background = self._waiting[kind]
-        if self._session.submit(name, work, on_done, background=background):
-            del self._waiting[kind]

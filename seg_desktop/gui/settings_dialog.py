@@ -5,16 +5,19 @@ command to put in the system's scheduler (cron, Task Scheduler, launchd) for
 the nights the program is closed, with a Copy button, and the last nightly
 run's failure, if one is kept, with a button to dismiss it.
 
-Saving goes through the session's worker (a run may hold the database); the
-dialog closes once the settings are saved and ``session.strategies_changed``
-tells the views (and the nightly scheduler) to follow them.
+Every read and write goes through the session's worker (a run may hold the
+database): the dialog opens with its fields disabled until the settings have
+been read (``loaded``), and closes once the settings are saved; the session
+broadcasts the write's `Changes` (settings), which the views and the nightly
+scheduler follow. A change of the settings made elsewhere (a nightly failure
+kept or dismissed) updates the failure shown.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QTime, Signal
@@ -44,11 +47,10 @@ from seg_desktop.core.periods import (
     SegmentationSettings,
 )
 from seg_desktop.gui.nightly import NightlyScheduler
-from seg_desktop.gui.session import OfficeSession, RunnerQueue
+from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
-from seg_desktop.store import history
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.definitions import OfficeSettings
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.records import NightlyFailure, NightlyState, OfficeSettings
 
 __all__ = ["SettingsDialog", "default_program"]
 
@@ -74,9 +76,11 @@ def _month_suffix(spin: QSpinBox, value: int) -> None:
 class SettingsDialog(QDialog):
     """Edit M, B and the nightly run; see the scheduler command; dismiss a kept failure.
 
-    ``saved(settings)`` is emitted once the new settings are in the office.
+    ``loaded`` is emitted once the office's settings are shown (the fields are
+    disabled until then); ``saved(settings)`` once the new settings are in the office.
     """
 
+    loaded = Signal()
     saved = Signal(object)
 
     def __init__(
@@ -97,9 +101,8 @@ class SettingsDialog(QDialog):
         self._clipboard = clipboard
         self._program = list(program) if program is not None else default_program()
         self._platform = platform
-        self._queue = RunnerQueue(session, self)
-        office = session.office
-        current = office.settings()
+        self._stored: OfficeSettings | None = None  # as read from the office
+        current = OfficeSettings()  # shown (disabled) until the office's settings arrive
 
         # --- range ---
         self.max_months = QSpinBox()
@@ -190,6 +193,8 @@ class SettingsDialog(QDialog):
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         self.buttons.setObjectName("settings_buttons")
+        self._save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        self._saving = False
         self.error_label = QLabel()
         self.error_label.setObjectName("settings_error_label")
         self.error_label.setWordWrap(True)
@@ -211,7 +216,11 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self._nightly_toggled(current.nightly_enabled)
         self._update_command()
-        self._show_failure()
+        self._show_failure(None)
+        self._set_editable(False)
+        self.error_label.setText("Reading the settings…")
+        session.changed.connect(self._office_changed)
+        self._read_state(self._state_arrived)
 
     # --- public API -------------------------------------------------------------------------
 
@@ -235,6 +244,8 @@ class SettingsDialog(QDialog):
 
     def save(self) -> None:
         """Save the settings on the worker (now, or when it is free), then close."""
+        if self._stored is None:
+            return  # the office's settings are not shown yet: nothing was chosen
         try:
             settings = self.chosen_settings()
         except ValueError as error:  # the spin boxes keep to the ranges; kept for safety
@@ -242,36 +253,92 @@ class SettingsDialog(QDialog):
             return
         office = self._session.office
         self.buttons.setEnabled(False)
+        self._saving = True
         self.error_label.setText("Saving…")
 
-        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> OfficeSettings:
-            office.save_settings(settings)
-            return settings
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+            return office.save_settings(settings)
 
-        def done(saved: OfficeSettings) -> None:
-            self._session.strategies_changed.emit()
-            self.saved.emit(saved)
+        def done(_changes: Changes) -> None:
+            self._stored = settings
+            self.saved.emit(settings)
             self.accept()
 
-        self._queue.request("settings", "Saving the settings", work, done)
+        def failed(error: BaseException, _trace: str) -> None:
+            self._saving = False
+            self.buttons.setEnabled(True)
+            self.error_label.setText(f"Not saved: {error}. Nothing was changed.")
+
+        self._session.submit("Saving the settings", work, done, failed)
 
     def dismiss_failure(self) -> None:
-        """Forget the kept nightly failure (a one-row write, done at once)."""
-        try:
-            with self._session.office.database.write() as connection:
-                history.clear_nightly_failure(connection)
-        except StoreError as error:
+        """Forget the kept nightly failure, through the worker."""
+        office = self._session.office
+        self.dismiss_button.setEnabled(False)
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+            return office.dismiss_nightly_failure()
+
+        def done(_changes: Changes) -> None:
+            self.dismiss_button.setEnabled(True)
+            self._show_failure(None)
+
+        def failed(error: BaseException, _trace: str) -> None:
+            self.dismiss_button.setEnabled(True)
             self.error_label.setText(f"Not dismissed: {error}")
-            return
-        self._show_failure()
+
+        self._session.submit("Dismissing the nightly run's failure", work, done, failed)
 
     # --- internals --------------------------------------------------------------------------
 
+    def _read_state(self, then: Callable[[NightlyState], None]) -> None:
+        office = self._session.office
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> NightlyState:
+            return office.nightly_state()
+
+        def failed(error: BaseException, _trace: str) -> None:
+            self.error_label.setText(f"The settings could not be read: {error}")
+
+        self._session.submit(
+            "Reading the settings", work, then, failed, background=True, key="settings-dialog"
+        )
+
+    def _state_arrived(self, state: NightlyState) -> None:
+        current = self._stored = state.settings
+        self.max_months.setValue(current.segmentation.max_months)
+        self.buffer_months.setValue(current.segmentation.buffer_months)
+        self.nightly_check.setChecked(current.nightly_enabled)
+        self.nightly_time.setTime(QTime(current.nightly_time.hour, current.nightly_time.minute))
+        self._set_editable(True)
+        self._nightly_toggled(current.nightly_enabled)
+        self._update_command()
+        self._show_failure(state.failure)
+        self.error_label.setText("")
+        self.loaded.emit()
+
+    def _office_changed(self, changes: Changes) -> None:
+        # Settings saved elsewhere or a nightly failure kept or dismissed: show the failure
+        # as it now stands (the fields keep what the user is editing).
+        if (
+            changes.touches(Area.SETTINGS)
+            and self.isVisible()
+            and self._stored is not None
+            and not self._saving
+        ):
+            self._read_state(lambda state: self._show_failure(state.failure))
+
+    def _set_editable(self, editable: bool) -> None:
+        for widget in (self.max_months, self.buffer_months, self.nightly_check, self._save_button):
+            widget.setEnabled(editable)
+        self.nightly_time.setEnabled(editable and self.nightly_check.isChecked())
+
     def _nightly_toggled(self, enabled: bool) -> None:
-        self.nightly_time.setEnabled(enabled)
+        self.nightly_time.setEnabled(enabled and self._stored is not None)
         if (
             self._scheduler is not None
-            and enabled == self._session.office.settings().nightly_enabled
+            and self._stored is not None
+            and enabled == self._stored.nightly_enabled
         ):
             self.nightly_status.setText(self._scheduler.status())
         elif enabled:
@@ -298,7 +365,7 @@ class SettingsDialog(QDialog):
             "The scheduler's run is saved with the trigger “command line”; a run it made in "
             "the last day spares the window its catch-up at start-up."
         )
-        if not self._session.office.database.is_sqlite:
+        if self._session.office.on_server:
             note += (
                 " The server URL is shown without its password: give the password to the "
                 "scheduler's account through PGPASSWORD or a .pgpass file."
@@ -310,9 +377,7 @@ class SettingsDialog(QDialog):
         clipboard.setText(edit.text())
         self.error_label.setText("Copied.")
 
-    def _show_failure(self) -> None:
-        with self._session.office.database.read() as connection:
-            failure = history.nightly_failure(connection)
+    def _show_failure(self, failure: NightlyFailure | None) -> None:
         if failure is None:
             self.failure_label.setText("")
             self.failure_label.hide()

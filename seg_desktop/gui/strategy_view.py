@@ -9,19 +9,26 @@ What is where:
 * "changed since the last run" compares the saved strategy with the current
   run's snapshot, and the range the settings give now with the run's range;
   Revert puts the run's tiers (and months settings) back, as one undoable edit;
+* "out of date" compares the current run with the data: when revenue,
+  clients or groups changed after the run (an import), or the counts the data
+  gives now differ from the run's, the view says so, with Run Segmentation
+  beside it;
 * the chart and table counts come from every subject's production over the
-  range the *current* settings give (store.strategy_data), loaded on the
-  worker, split by a core.distribution.TierDistribution on every move.
+  range the *current* settings give (``Office.strategy_productions``), loaded
+  on the office worker, split by a core.distribution.TierDistribution on every
+  move.
 
-A run in progress never blocks editing: writes that would wait for the run's
-write transaction are queued and made as soon as the worker is idle.
+Every read and write goes through the office worker (``session.submit``): a
+run in progress never blocks editing, the view shows the edit at once and its
+write waits its turn. The view follows ``session.changed``: the strategy,
+settings and run reload on STRATEGIES / SETTINGS / OVERRIDES / RUN, the
+distribution on REVENUE / CLIENTS / RUN (and on a change of settings or pins).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -70,14 +77,28 @@ from seg_desktop.gui.overrides import OverrideDialog, OverrideRow, OverridesPane
 from seg_desktop.gui.session import OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, ProgressFn
 from seg_desktop.gui.tier_table import TierTableModel, add_tier, remove_tier
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.definitions import OfficeSettings
-from seg_desktop.store.runs import RunSummary
-from seg_desktop.store.strategy_data import (
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.office import Office
+from seg_desktop.store.records import (
+    OfficeSettings,
+    RunSummary,
     StrategyProductions,
-    read_strategy_productions,
-    search_subjects,
+    Subject,
+    TierViewState,
 )
+
+STATE_AREAS = (Area.STRATEGIES, Area.SETTINGS, Area.OVERRIDES, Area.RUN, Area.REVENUE, Area.CLIENTS)
+"""A change of these reloads the strategy, settings and run (and when the data last changed)."""
+DISTRIBUTION_AREAS = (
+    Area.REVENUE,
+    Area.CLIENTS,
+    Area.RUN,
+    Area.SETTINGS,
+    Area.OVERRIDES,
+    Area.DATE,
+)
+"""A change of these reloads the productions (the range follows the settings and the day;
+pins count)."""
 
 
 @dataclass(frozen=True)
@@ -90,29 +111,18 @@ class LoadedProductions:
     as_of: dt.date
 
 
-@dataclass(frozen=True)
-class _LoadFailure:
-    error: BaseException
-    trace: str
-
-
 def load_productions_work(
-    session: OfficeSession, kind: StrategyKind, as_of: dt.date
-) -> Callable[[ProgressFn, CancelledFn], LoadedProductions | _LoadFailure]:
+    office: Office, kind: StrategyKind, as_of: dt.date
+) -> Callable[[ProgressFn, CancelledFn], LoadedProductions]:
     """The worker function that loads a strategy's productions and builds their distribution."""
-    database = session.office.database
 
-    def work(progress: ProgressFn, _cancelled: CancelledFn) -> LoadedProductions | _LoadFailure:
-        # A failure comes back as a value: the view must hear of it to stop waiting.
-        try:
-            progress(0.0, f"Loading {kind.label.lower()} for the tier chart")
-            data = read_strategy_productions(database, kind, as_of)
-            progress(0.6, "Sorting productions")
-            distribution = TierDistribution(data.productions, data.pins_on(as_of))
-            values = np.fromiter(data.productions.values(), dtype=np.int64)
-            return LoadedProductions(data, distribution, values, as_of)
-        except Exception as error:
-            return _LoadFailure(error, "".join(traceback.format_exception(error)))
+    def work(progress: ProgressFn, _cancelled: CancelledFn) -> LoadedProductions:
+        progress(0.0, f"Loading {kind.label.lower()} for the tier chart")
+        data = office.strategy_productions(kind, as_of)
+        progress(0.6, "Sorting productions")
+        distribution = TierDistribution(data.productions, data.pins_on(as_of))
+        values = np.fromiter(data.productions.values(), dtype=np.int64)
+        return LoadedProductions(data, distribution, values, as_of)
 
     return work
 
@@ -189,11 +199,15 @@ class StrategyView(QWidget):
 
     `undo_stack` holds this view's edits; the main window adds it to its undo
     group. `run_requested` asks the window to start Run Segmentation.
-    `data_loaded` fires each time new productions are shown (tests wait on it).
+    `data_loaded` fires each time new productions are shown, `state_loaded`
+    each time the saved strategy, settings and run are read again, `saved`
+    when the view's last queued write is done (tests wait on them).
     """
 
     run_requested = Signal()
     data_loaded = Signal()
+    state_loaded = Signal()
+    saved = Signal()
 
     def __init__(
         self, session: OfficeSession, kind: StrategyKind, parent: QWidget | None = None
@@ -206,22 +220,22 @@ class StrategyView(QWidget):
         self.undo_stack.setObjectName(f"undo_stack_{kind.value}")
         noun = "clients" if kind is StrategyKind.INDIVIDUAL else "groups"
 
-        office = session.office
-        self._committed: Strategy = office.strategies()[kind]
+        # Placeholders until the first read arrives (editing is disabled meanwhile).
+        self._committed: Strategy = Strategy(kind, (), active=False)
         self._strategy: Strategy = self._committed
-        self._settings: OfficeSettings = office.settings()
-        self._run: RunSummary | None = office.current_run()
+        self._settings: OfficeSettings = OfficeSettings()
+        self._run: RunSummary | None = None
+        self._state: TierViewState | None = None
         self._loaded: LoadedProductions | None = None
         self._totals: list[TierTotal] | None = None
         self._drag_start: Strategy | None = None
-        self._loading = False
-        self._load_again = False
-        self._load_waiting = False
-        self._pending_writes: list[tuple[str, Callable[[], None]]] = []
+        self._writes_waiting = 0
 
         self._build(noun)
         self._connect()
+        self._set_editable(False)
         self._refresh()
+        self.request_state()
         self.request_load()
 
     # --- construction -------------------------------------------------------------------------
@@ -363,14 +377,8 @@ class StrategyView(QWidget):
         self.overrides_panel.edit_requested.connect(self.open_override_dialog)
         self.overrides_panel.remove_requested.connect(self.remove_override)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
-        session.run_changed.connect(self._run_changed)
-        session.data_changed.connect(self.request_load)
-        session.strategies_changed.connect(self._strategies_changed)
-        # Queued: the runner announces "idle" from inside its own bookkeeping; a write or a
-        # new submission is better made once it has finished.
-        session.runner.busy_changed.connect(
-            self._runner_busy_changed, Qt.ConnectionType.QueuedConnection
-        )
+        # A bound method: Qt disconnects it when the view is destroyed before the session.
+        session.changed.connect(self._office_changed)
 
     # --- what the view shows ------------------------------------------------------------------
 
@@ -383,6 +391,14 @@ class StrategyView(QWidget):
     def saved_strategy(self) -> Strategy:
         """The strategy as last committed (saved, or queued to be saved while a task runs)."""
         return self._committed
+
+    def is_saving(self) -> bool:
+        """Whether an edit of this view waits for the office worker to save it."""
+        return self._writes_waiting > 0
+
+    def is_out_of_date(self) -> bool:
+        """Whether the current run no longer matches the data (an import, a change of revenue)."""
+        return self._data_changed_words() is not None
 
     @property
     def months(self) -> int | None:
@@ -437,31 +453,51 @@ class StrategyView(QWidget):
 
     # --- loading ------------------------------------------------------------------------------
 
-    def request_load(self) -> None:
-        """Load the productions for the current settings on the worker (again if one is loading)."""
-        if self._loading:
-            self._load_again = True
-            return
-        as_of = self.session.today()
-        work = load_productions_work(self.session, self.kind, as_of)
-        if self.session.submit(
-            f"Loading the {self.kind.label.lower()} chart", work, self._loaded_in, background=True
-        ):
-            self._loading = True
-            self._load_waiting = False
-        else:
-            # The worker is busy (a run, an import): load as soon as it is idle.
-            self._load_waiting = True
+    def request_state(self) -> None:
+        """Read the saved strategy, the settings and the current run again, on the worker."""
+        office, kind = self.session.office, self.kind
 
-    def _loaded_in(self, result: LoadedProductions | _LoadFailure) -> None:
-        self._loading = False
-        if isinstance(result, _LoadFailure):
-            self.session.error.emit("Loading the tier chart", result.error, result.trace)
-        else:
-            self._show_loaded(result)
-        if self._load_again:
-            self._load_again = False
-            self.request_load()
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> TierViewState:
+            return office.tier_view_state(kind)
+
+        self.session.submit(
+            f"Loading the {kind.label.lower()} strategy",
+            work,
+            self._state_arrived,
+            background=True,
+            key=f"tier-state-{id(self)}",
+        )
+
+    def request_load(self) -> None:
+        """Load the productions for the current settings on the worker (the newest request)."""
+        work = load_productions_work(self.session.office, self.kind, self.session.today())
+        self.session.submit(
+            f"Loading the {self.kind.label.lower()} chart",
+            work,
+            self._show_loaded,
+            background=True,
+            key=f"tier-chart-{id(self)}",
+        )
+
+    def _state_arrived(self, state: TierViewState) -> None:
+        self._state = state
+        self._run = state.run
+        self._set_editable(True)
+        if self._writes_waiting or self._drag_start is not None:
+            # Our own edits wait to be saved: what was read predates them. Their
+            # Changes bring another read once they are saved.
+            self._refresh_draft()
+            self.state_loaded.emit()
+            return
+        if state.strategy != self._committed:
+            # Someone else replaced the strategy (a definitions file; or this is the first
+            # read): the edits on our stack no longer describe what is saved, so undoing
+            # them would overwrite that change.
+            self.undo_stack.clear()
+            self._committed = self._strategy = state.strategy
+        self._settings = state.settings
+        self._refresh()
+        self.state_loaded.emit()
 
     def _show_loaded(self, loaded: LoadedProductions) -> None:
         self._loaded = loaded
@@ -472,38 +508,28 @@ class StrategyView(QWidget):
         self._refresh()
         self.data_loaded.emit()
 
-    # --- reacting to the session --------------------------------------------------------------
+    def _set_editable(self, editable: bool) -> None:
+        """Editing waits for the first read (Run Segmentation does not)."""
+        for widget in (
+            self.active_check,
+            self.table,
+            self.add_button,
+            self.remove_button,
+            self.options_frame,
+            self.chart,
+            self.overrides_panel,
+        ):
+            widget.setEnabled(editable)
+        if editable:
+            self._update_buttons()
 
-    def _run_changed(self, summary: object) -> None:
-        self._run = (
-            summary if isinstance(summary, RunSummary) else self.session.office.current_run()
-        )
-        self._refresh_draft()
-        self.request_load()
+    # --- reacting to the office --------------------------------------------------------------
 
-    def _strategies_changed(self) -> None:
-        """Adopt a change made elsewhere (a definitions file, the other tab's settings)."""
-        office = self.session.office
-        if not self._pending_writes and self._drag_start is None:
-            saved = office.strategies()[self.kind]
-            if saved != self._committed:
-                # Someone else replaced the strategy: the edits on our stack no longer
-                # describe what is saved, so undoing them would overwrite that change.
-                self.undo_stack.clear()
-                self._committed = self._strategy = saved
-                self._refresh()
-            settings = office.settings()
-            reload = settings.segmentation != self._settings.segmentation
-            self._settings = settings
-            if reload:
-                self._refresh()
-                self.request_load()
-
-    def _runner_busy_changed(self, busy: bool) -> None:
-        if busy or self.session.runner.is_busy():
-            return
-        self._flush_writes()
-        if self._load_waiting:
+    def _office_changed(self, changes: Changes) -> None:
+        """Reload what the change touched: the strategy, settings and run; the distribution."""
+        if changes.touches(*STATE_AREAS):
+            self.request_state()
+        if changes.touches(*DISTRIBUTION_AREAS):
             self.request_load()
 
     # --- editing the strategy -----------------------------------------------------------------
@@ -511,7 +537,8 @@ class StrategyView(QWidget):
     def apply_strategy(self, strategy: Strategy) -> None:
         """Make `strategy` the draft: show it and save it (undo commands call this)."""
         self._strategy = self._committed = strategy
-        self._write("Saving the strategy", lambda: self.session.office.save_strategy(strategy))
+        office = self.session.office
+        self._write("Saving the strategy", lambda: office.save_strategy(strategy))
         self.clear_error()
         self._refresh()
 
@@ -666,20 +693,20 @@ class StrategyView(QWidget):
         """Make these the office's months settings: save, and reload the chart for the new range."""
         settings = replace(self._settings, segmentation=segmentation)
         self._settings = settings
-        self._write("Saving the settings", lambda: self.session.office.save_settings(settings))
+        office = self.session.office
+        # Its Changes (SETTINGS) reload the chart for the new range once it is saved.
+        self._write("Saving the settings", lambda: office.save_settings(settings))
         self._refresh()
-        self.request_load()
 
     # --- overrides ----------------------------------------------------------------------------
 
     def open_override_dialog(self, initial: Override | None = None) -> OverrideDialog:
         """Open the pin dialog (non-blocking); accepting it records one undoable edit."""
         labels = self._loaded.data.labels if self._loaded is not None else {}
-        database, kind = self.session.office.database, self.kind
         dialog = OverrideDialog(
-            kind,
+            self.kind,
             self._committed.names,
-            lambda text: search_subjects(database, kind, text),
+            self._search_subjects,
             self.session.today(),
             self,
             initial=initial,
@@ -689,6 +716,15 @@ class StrategyView(QWidget):
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
         return dialog
+
+    def _search_subjects(self, text: str, on_found: Callable[[Sequence[Subject]], None]) -> None:
+        """Find clients or groups on the preview lane (only the newest search is answered)."""
+        office, kind = self.session.office, self.kind
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> list[Subject]:
+            return office.find_subjects(kind, text)
+
+        self.session.preview(f"Finding {kind.label.lower()}", work, on_found)
 
     def _pin_accepted(self, dialog: OverrideDialog) -> None:
         new = dialog.override()
@@ -718,34 +754,43 @@ class StrategyView(QWidget):
     def apply_override(self, subject_id: int, override: Override | None) -> None:
         """Save a pin (None: remove it) and reload the counts (undo commands call this)."""
         office, kind = self.session.office, self.kind
+        # Its Changes (OVERRIDES) reload the counts and the list once it is saved.
         if override is None:
             self._write("Removing the pin", lambda: office.remove_override(kind, subject_id))
         else:
             self._write("Saving the pin", lambda: office.set_override(override))
-        self.request_load()
 
     # --- writes -------------------------------------------------------------------------------
 
-    def _write(self, what: str, write: Callable[[], None]) -> None:
-        """Write now, or, while the worker holds the database (a run), as soon as it is idle."""
-        self._pending_writes.append((what, write))
-        if not self.session.runner.is_busy():
-            self._flush_writes()
-        else:
-            self._refresh_draft()
+    def _write(self, what: str, write: Callable[[], Changes]) -> None:
+        """Queue a write on the office worker; the view stays editable meanwhile.
 
-    def _flush_writes(self) -> None:
-        if not self._pending_writes:
-            return
-        pending, self._pending_writes = self._pending_writes, []
-        for what, write in pending:
-            try:
-                write()
-            except (StoreError, StrategyError) as error:
-                self.show_error(f"{what} failed: {error}")
-        # Tell the other views (the other tab, the clients view) after our own writes.
-        self.session.strategies_changed.emit()
+        The write returns the office's Changes, which the session broadcasts to
+        every view (this one included). A failure is shown under the draft line,
+        and the view reads what is saved again.
+        """
+        self._writes_waiting += 1
+
+        def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+            return write()
+
+        def done(_changes: Changes) -> None:
+            self._write_ended()
+
+        def failed(error: BaseException, _trace: str) -> None:
+            self.show_error(f"{what} failed: {error}")
+            self._write_ended()
+            self.request_state()
+            self.request_load()
+
+        self.session.submit(what, work, done, failed)
         self._refresh_draft()
+
+    def _write_ended(self) -> None:
+        self._writes_waiting -= 1
+        self._refresh_draft()
+        if not self._writes_waiting:
+            self.saved.emit()
 
     # --- showing ------------------------------------------------------------------------------
 
@@ -796,23 +841,62 @@ class StrategyView(QWidget):
     def _refresh_draft(self) -> None:
         run = self._run
         reasons = self.changes_since_run()
-        if self._pending_writes:
-            self.draft_label.setText(
-                "Changed since the last run — saving when the running task has finished."
-            )
+        stale = self._data_changed_words()
+        if self._state is None:
+            text = "Reading the strategy and the current run…"
         elif run is None:
-            self.draft_label.setText("No run yet: press Run Segmentation to tier the clients.")
+            text = "No run yet: press Run Segmentation to tier the clients."
         elif reasons:
-            self.draft_label.setText(
+            text = (
                 f"<b>Changed since the last run</b> ({run.created_at:%Y-%m-%d %H:%M}): "
                 + "; ".join(reasons)
                 + "."
             )
+            if stale is not None:
+                text += f" {stale}."
+        elif stale is not None:
+            text = f"{stale}. Press Run Segmentation to bring them up to date."
         else:
-            self.draft_label.setText(
+            text = (
                 f"Same as the current run ({run.created_at:%Y-%m-%d %H:%M}, {run.trigger.value})."
             )
+        if self._writes_waiting:
+            text += " <i>Saving…</i>"
+        self.draft_label.setText(text)
         self.revert_button.setEnabled(run is not None and bool(reasons))
+        # Run Segmentation is the way out of an out-of-date run: make it the obvious button.
+        self.run_button.setDefault(run is None or stale is not None)
+        font = self.run_button.font()
+        font.setBold(run is None or stale is not None)
+        self.run_button.setFont(font)
+
+    def _data_changed_words(self) -> str | None:
+        """Why the current run no longer matches the data, in words (None: it does)."""
+        state, run = self._state, self._run
+        if state is None or run is None:
+            return None
+        if state.data_changed_since_run and state.inputs_changed_at is not None:
+            return (
+                "<b>The data changed since the current run</b> (revenue or clients imported "
+                f"or changed {state.inputs_changed_at:%Y-%m-%d %H:%M}, after the run of "
+                f"{run.created_at:%Y-%m-%d %H:%M}): its tiers are out of date"
+            )
+        # Within the same second a time cannot tell: the counts can. With the run's own
+        # strategy and range, the data giving other counts than the run means it changed.
+        snapshot = run.tiers.get(self.kind)
+        if (
+            snapshot is None
+            or self._totals is None
+            or self._drag_start is not None
+            or self.changes_since_run()
+        ):
+            return None
+        if [total.count for total in self._totals] != [tier.count for tier in snapshot]:
+            return (
+                "<b>The data changed since the current run</b> (its counts differ from the "
+                "run's: revenue, clients or pins changed): its tiers are out of date"
+            )
+        return None
 
     def _fit_table_height(self) -> None:
         # Every tier visible without scrolling (up to eight); the chart takes the rest.
@@ -887,12 +971,8 @@ class StrategyView(QWidget):
         self.chart.set_pins(pins)
 
     def _run_clicked(self) -> None:
-        self._flush_writes_if_idle()
+        # The run is queued behind this view's writes: it tiers with the edits shown.
         self.run_requested.emit()
-
-    def _flush_writes_if_idle(self) -> None:
-        if not self.session.runner.is_busy():
-            self._flush_writes()
 
 
 def _tier_differences(before: Strategy, after: Strategy) -> str:

@@ -13,8 +13,11 @@ written without Qt::
 
 A :class:`TaskRunner` runs it on a worker ``QThread`` and reports back with signals that
 are always delivered on the GUI thread, in the style of Orange3's
-``ConcurrentWidgetMixin`` and Anki's ``TaskManager``. :class:`LatestOnlyRunner` is the
-variant for live previews, where only the newest request matters.
+``ConcurrentWidgetMixin`` and Anki's ``TaskManager``. It never refuses work: a task
+submitted while another runs waits its turn, in order (a waiting task with the same
+``key`` is replaced by the newer one: a view's reload needs only its latest request).
+:class:`LatestOnlyRunner` is the variant for live previews, where only the newest
+request matters.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -77,6 +81,7 @@ class _Job:
     on_done: Callable[[Any], None] | None
     on_error: ErrorCallback | None
     background: bool = False
+    key: str | None = None
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
 
@@ -223,7 +228,8 @@ class TaskRunner(QObject):
     * ``finished(name, result)`` when the function returned;
     * ``failed(name, error, traceback_text)`` when it raised;
     * ``cancelled(name)`` when it raised one of ``cancel_exceptions``;
-    * ``busy_changed(busy)`` when the runner goes from idle to busy and back.
+    * ``busy_changed(busy)`` when the runner goes from idle to busy and back;
+    * ``queue_changed()`` when a task starts waiting, starts or is dropped while waiting.
 
     A function that returns normally has *finished*, even if cancel was requested: only
     the function knows whether it stopped before its work took effect (a segmentation run
@@ -240,6 +246,7 @@ class TaskRunner(QObject):
     failed = Signal(str, object, str)
     cancelled = Signal(str)
     busy_changed = Signal(bool)
+    queue_changed = Signal()
 
     # Internal: hands a job to the worker; a queued connection because the worker lives
     # on the other thread.
@@ -262,7 +269,7 @@ class TaskRunner(QObject):
         self._mailbox = _ProgressMailbox()
         self._orders = _Orders()
         self._current: _Job | None = None
-        self._queued: _Job | None = None  # only LatestOnlyRunner queues
+        self._waiting: deque[_Job] = deque()
         self._busy = False
         self._closed = False
         self._next_id = 0
@@ -284,20 +291,33 @@ class TaskRunner(QObject):
         on_error: ErrorCallback | None = None,
         *,
         background: bool = False,
+        key: str | None = None,
     ) -> bool:
-        """Start ``fn`` on the worker thread; return False if busy or shut down.
+        """Run ``fn`` on the worker thread now, or after the tasks before it.
 
         ``name`` is shown to the user (e.g. "Running segmentation"). ``on_done(result)``
         and ``on_error(error, traceback_text)`` run on the GUI thread, after the
-        ``finished`` / ``failed`` signals. A refused submission changes nothing.
-        ``background=True`` marks work that only reads (loading a view): closing the
-        window may drop it without asking the user.
+        ``finished`` / ``failed`` signals. ``background=True`` marks work that only
+        reads (loading a view): closing the window may drop it without asking the
+        user. A waiting task with the same ``key`` is replaced by this one. Returns
+        False only after :meth:`shutdown`.
         """
         self._assert_gui_thread()
-        if self._closed or self.is_busy():
+        if self._closed:
             return False
-        self._start(self._make_job(name, fn, on_done, on_error, background))
+        job = self._make_job(name, fn, on_done, on_error, background, key)
+        if self._current is None and not self._waiting:
+            self._start(job)
+            return True
+        if key is not None:
+            self._waiting = deque(w for w in self._waiting if w.key != key)
+        self._waiting.append(job)
+        self.queue_changed.emit()
         return True
+
+    def waiting_names(self) -> list[str]:
+        """The names of the tasks waiting for their turn, first first."""
+        return [job.name for job in self._waiting]
 
     def cancel(self) -> None:
         """Ask the running task to stop; its ``cancelled()`` returns True from now on."""
@@ -307,7 +327,7 @@ class TaskRunner(QObject):
 
     def is_busy(self) -> bool:
         """Return True while a task runs (or, for :class:`LatestOnlyRunner`, is queued)."""
-        return self._current is not None or self._queued is not None
+        return self._current is not None or bool(self._waiting)
 
     def current_name(self) -> str | None:
         """Return the name of the running task, or None when idle."""
@@ -315,7 +335,8 @@ class TaskRunner(QObject):
 
     def is_doing_user_work(self) -> bool:
         """True while a task the user asked for runs (not a background load)."""
-        return any(job is not None and not job.background for job in (self._current, self._queued))
+        jobs = [self._current, *self._waiting]
+        return any(job is not None and not job.background for job in jobs)
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Cancel the running task and stop the worker thread; call before closing.
@@ -329,7 +350,7 @@ class TaskRunner(QObject):
         """
         self._assert_gui_thread()
         self._closed = True
-        self._queued = None
+        self._waiting.clear()
         self._progress_timer.stop()
         if self._current is not None:
             self._current.cancel_requested.set()
@@ -357,9 +378,10 @@ class TaskRunner(QObject):
         on_done: Callable[[Any], None] | None,
         on_error: ErrorCallback | None,
         background: bool = False,
+        key: str | None = None,
     ) -> _Job:
         self._next_id += 1
-        return _Job(self._next_id, name, fn, on_done, on_error, background)
+        return _Job(self._next_id, name, fn, on_done, on_error, background, key)
 
     def _assert_gui_thread(self) -> None:
         # Like Orange3: results must be handled where the widgets live, and a call from
@@ -422,16 +444,16 @@ class TaskRunner(QObject):
         self._progress_timer.stop()
         self._deliver_progress()  # the task's last report, before its outcome
         self._current = None
-        if self._queued is None:
+        if not self._waiting:
             self._set_busy(False)
         return job
 
     def _after_outcome(self) -> None:
         # Still busy when a queued submission is waiting: start it now, without the
         # busy_changed flicker an idle moment in between would cause.
-        if self._current is None and self._queued is not None and not self._closed:
-            job, self._queued = self._queued, None
-            self._start(job)
+        if self._current is None and self._waiting and not self._closed:
+            self._start(self._waiting.popleft())
+            self.queue_changed.emit()
         elif self._current is None:
             self._set_busy(False)
 
@@ -510,6 +532,7 @@ class LatestOnlyRunner(TaskRunner):
         on_error: ErrorCallback | None = None,
         *,
         background: bool = False,
+        key: str | None = None,
     ) -> bool:
         """Start ``fn`` now, or queue it in place of any waiting submission.
 
@@ -518,11 +541,12 @@ class LatestOnlyRunner(TaskRunner):
         self._assert_gui_thread()
         if self._closed:
             return False
-        job = self._make_job(name, fn, on_done, on_error, background)
+        job = self._make_job(name, fn, on_done, on_error, background, key)
         if not self.is_busy():
             self._start(job)
             return True
-        dropped, self._queued = self._queued, job
+        dropped = self._waiting.popleft() if self._waiting else None
+        self._waiting.append(job)
         if self._cancel_running and self._current is not None:
             self._current.cancel_requested.set()
         if dropped is not None:
@@ -532,7 +556,7 @@ class LatestOnlyRunner(TaskRunner):
     def cancel(self) -> None:
         """Drop the waiting submission and ask the running task to stop."""
         self._assert_gui_thread()
-        dropped, self._queued = self._queued, None
+        dropped = self._waiting.popleft() if self._waiting else None
         super().cancel()
         if dropped is not None:
             self.superseded.emit(dropped.name)

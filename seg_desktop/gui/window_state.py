@@ -9,7 +9,7 @@ change of layout between versions simply discards it. Everything is stored throu
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -20,7 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["WindowStateStore"]
+__all__ = ["WindowStateStore", "fit_to_screen"]
+
+TITLE_BAR_ALLOWANCE = 40
+"""Room left above a window for the window manager's title bar (unknown before it shows)."""
 
 _GEOMETRY = "geometry"
 _MAIN_WINDOW_STATE = "window_state"
@@ -134,10 +137,14 @@ class WindowStateStore:
     def _members(self, root: QWidget) -> list[tuple[str, str, QWidget]]:
         """Return (kind, name, widget) for root and its named splitters and headers."""
         found: list[tuple[str, str, QWidget]] = [(_GEOMETRY, _name_of(root), root)]
+        # Only what this window shows: a dialog parented to it is a window of its own
+        # (two import dialogs hold views of the same names), and saves its own state.
         for splitter in root.findChildren(QSplitter):
-            if splitter.objectName():
+            if splitter.objectName() and splitter.window() is root.window():
                 found.append((_SPLITTER, _name_of(splitter), splitter))
         for view in root.findChildren(QAbstractItemView):
+            if view.window() is not root.window():
+                continue
             for header in _headers_of(view):
                 if header.objectName() or view.objectName():
                     found.append((_HEADER, _header_name(header), header))
@@ -207,3 +214,33 @@ def _headers_of(view: QAbstractItemView) -> list[QHeaderView]:
     if isinstance(view, QTableView):
         return [view.horizontalHeader()]
     return []
+
+
+def fit_to_screen(window: QWidget, available: QRect, preferred: QSize) -> None:
+    """Size and place a window so all of it, title bar included, is on the screen.
+
+    ``available`` is the screen's area free of panels (``QScreen.availableGeometry``).
+    A window with no saved place gets ``preferred`` (or less, to fit), centred; a
+    restored one that no longer fits (a smaller screen, a lower resolution, a larger
+    scale) is shrunk and moved back inside. The minimum size gives way too, so a
+    small screen never pushes the status bar or the right edge off-screen.
+    """
+    room = QSize(available.width(), max(1, available.height() - TITLE_BAR_ALLOWANCE))
+    minimum = window.minimumSize()
+    window.setMinimumSize(minimum.boundedTo(room))
+    current = window.geometry()
+    restored = current.isValid() and window.testAttribute(Qt.WidgetAttribute.WA_Moved)
+    size = (current.size() if restored else preferred).boundedTo(room)
+    if restored:
+        left = min(max(current.left(), available.left()), available.right() - size.width() + 1)
+        top = min(
+            max(current.top(), available.top() + TITLE_BAR_ALLOWANCE),
+            available.bottom() - size.height() + 1,
+        )
+        position = QPoint(left, top)
+    else:
+        position = QPoint(
+            available.left() + (available.width() - size.width()) // 2,
+            available.top() + TITLE_BAR_ALLOWANCE + (room.height() - size.height()) // 2,
+        )
+    window.setGeometry(QRect(position, size))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seg_desktop.io.export import Column, write_csv
-from seg_desktop.store.automation import ActivityEntry
+from seg_desktop.store.records import ActivityEntry
 
 ACTIVITY_COLUMNS = (
     Column("at", "When", "text"),

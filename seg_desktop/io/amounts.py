@@ -14,7 +14,7 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final, Literal
 
-from seg_desktop.core.money import Cents, MoneyError, cents_from_decimal
+from seg_desktop.core.money import MAX_CENTS, Cents, MoneyError, cents_from_decimal
 
 DecimalSeparator = Literal[".", ","]
 
@@ -33,9 +33,9 @@ _GROUPED: Final[dict[str, re.Pattern[str]]] = {
 # Beyond a thousand million million in major units a cell is not revenue but a
 # mistake (a pasted account number); refusing it also keeps Decimal arithmetic
 # well inside its 28-digit context, so nothing is ever rounded silently.
-# Up to 9,999,999,999,999.99: inside core.money.MAX_CENTS, so an office's totals fit 64 bits.
-MAX_WHOLE_DIGITS: Final = 13
-_MAX_MAJOR: Final = 10**MAX_WHOLE_DIGITS
+# Up to 9,999,999,999,999.99: core.money.MAX_CENTS, the one limit for every amount.
+MAX_WHOLE_DIGITS: Final = len(str(MAX_CENTS // 100))
+_MAX_MAJOR: Final = MAX_CENTS // 100 + 1  # the first whole amount that is too large
 _SHOWN_LENGTH: Final = 40  # characters of a cell quoted in a reason
 
 _CURRENCY_SYMBOLS: Final = "$€£¥₹₣₤"
@@ -87,7 +87,11 @@ def parse_amount(text: str, decimal: DecimalSeparator = ".") -> Cents:
     if PLAIN_AMOUNT[decimal].fullmatch(text) is not None:
         return plain_cents(text, decimal)
     if _GROUPED[decimal].fullmatch(text) is not None:
-        return plain_cents(text.replace("," if decimal == "." else ".", ""), decimal)
+        cents = plain_cents(text.replace("," if decimal == "." else ".", ""), decimal)
+        # Five digit groups reach 15 whole digits: beyond the 13 every amount is held to.
+        if abs(cents) > MAX_CENTS:
+            raise AmountProblem(f"amount '{text}' is too large")
+        return cents
     return _parse_amount_slowly(text, decimal)
 
 

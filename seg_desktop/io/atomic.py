@@ -13,6 +13,7 @@ read them, and the final file keeps that mode.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,13 +21,46 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from seg_desktop.core.filenames import fitted_name
+
+
+def _users_error(error: OSError, path: Path) -> OSError:
+    """The same error naming the file the user asked for, not our temporary one.
+
+    "out.csv: Is a directory" helps; ".out.csv.pubbdsab.tmp: Is a directory" does not.
+    OSError(errno, ...) builds the matching subclass (IsADirectoryError, ...).
+    """
+    if error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror or os.strerror(error.errno), str(path))
+
 
 def _temporary_name(path: Path) -> tuple[int, Path]:
-    """Create an empty 0o600 file next to ``path``; return its descriptor and path."""
+    """Create an empty 0o600 file next to ``path``; return its descriptor and path.
+
+    Refuses a ``path`` that is a folder before anything is written, and names
+    ``path`` (not the temporary file) in any error.
+    """
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     # A leading dot hides it in file managers; the target's name in it tells a
     # user who finds one after a power cut what it was.
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp puts 8 random characters between prefix and suffix; a long name is
+    # shortened (with a hash of it) so the temporary name fits where the name does.
+    prefix = "." + fitted_name(path.name, ".", room=len(".") + 8 + len(".tmp"))
+    try:
+        descriptor, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise _users_error(error, path) from None
     return descriptor, Path(name)
+
+
+def _replace(temporary: Path, path: Path) -> None:
+    """Rename the finished temporary file over ``path``; an error names ``path``."""
+    try:
+        os.replace(temporary, path)
+    except OSError as error:
+        raise _users_error(error, path) from None
 
 
 def _remove_quietly(path: Path) -> None:
@@ -83,7 +117,7 @@ def atomic_write(path: Path, mode: str = "wb", **open_kwargs: Any) -> Iterator[I
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        _replace(temporary, path)
     except BaseException:
         # BaseException too: a KeyboardInterrupt or a generator being closed
         # must not leave the temporary file behind either.
@@ -110,7 +144,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         # operating system's cache to disk; reopen to fsync before renaming.
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(temporary, path)
+        _replace(temporary, path)
     except BaseException:
         _remove_quietly(temporary)
         raise

@@ -4,6 +4,7 @@ file (SPEC sections 4 and 6)."""
 from __future__ import annotations
 
 import datetime as dt
+import stat
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -40,24 +41,44 @@ from seg_desktop.core.rules import (
 )
 from seg_desktop.core.tiers import Strategy, StrategyError, StrategyKind, Tier
 from seg_desktop.io.atomic import atomic_write
-from seg_desktop.store.definitions import OfficeSettings
-from seg_desktop.store.office import Definitions
+from seg_desktop.store.records import Definitions, OfficeSettings
 
 
 class DefinitionsFileError(ValueError):
     """A definitions file that cannot be applied; the message names the part and the reason."""
 
 
+# A real definitions file is a few kilobytes; this is room for thousands of segments.
+MAX_DEFINITIONS_BYTES = 16 * 1024 * 1024
+
+
 def read_definitions(path: Path, current: OfficeSettings | None = None) -> Definitions:
     """Parse and fully validate a definitions file (nothing is applied here)."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        if not stat.S_ISREG(path.stat().st_mode):
+            # A pipe or a device would block the reader (or never end).
+            raise DefinitionsFileError(f"{path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DEFINITIONS_BYTES + 1)
+        if len(data) > MAX_DEFINITIONS_BYTES:
+            raise DefinitionsFileError(
+                f"{path} is too large for a definitions file (over "
+                f"{MAX_DEFINITIONS_BYTES // 1_048_576} MB)"
+            )
+        raw = tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise DefinitionsFileError(f"{path} does not exist") from None
     except UnicodeDecodeError:
         raise DefinitionsFileError(f"{path} is not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as error:
         raise DefinitionsFileError(f"{path} is not valid TOML: {error}") from None
+    except RecursionError:
+        # TOML's reader descends once per level: arrays inside arrays thousands deep
+        # exhaust it. No definitions file nests more than a few levels.
+        raise DefinitionsFileError(
+            f"{path} is not a definitions file: its arrays or tables are nested inside each "
+            "other far too deeply (a definitions file nests a few levels)"
+        ) from None
     except OSError as error:
         raise DefinitionsFileError(f"cannot read {path}: {error.strerror}") from None
     return parse_definitions(raw, current)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from seg_desktop.core.money import format_money
 from seg_desktop.core.rules import describe_definition
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.io.export import Column, SummarySection, write_csv, write_xlsx
-from seg_desktop.store.office import Office
+from seg_desktop.store.records import ExportRow, RunSummary, SegmentInfo
 
 EXPORT_COLUMNS = (
     Column("ref", "Ref", "text"),
@@ -31,12 +32,35 @@ EXPORT_COLUMNS = (
 )
 
 
+class ExportSource(Protocol):
+    """What an export reads from the office: its rows, its current run, a segment by name."""
+
+    @property
+    def target(self) -> str:
+        """The database's path or server URL (named in the summary sheet)."""
+        ...
+
+    def export_rows(
+        self, segment_name: str | None = None, as_of: dt.date | None = None
+    ) -> Iterator[ExportRow]:
+        """The rows to write."""
+        ...
+
+    def current_run(self) -> RunSummary | None:
+        """The current run, if any."""
+        ...
+
+    def find_segment(self, name: str) -> SegmentInfo:
+        """A segment by name."""
+        ...
+
+
 class ExportFormatError(ValueError):
     """The output file's extension is neither .xlsx nor .csv."""
 
 
 def export_clients(
-    office: Office,
+    office: ExportSource,
     out: Path,
     segment_name: str | None = None,
     as_of: dt.date | None = None,
@@ -65,7 +89,7 @@ def export_clients(
 
 
 def export_summary(
-    office: Office, segment_name: str | None, as_of: dt.date
+    office: ExportSource, segment_name: str | None, as_of: dt.date
 ) -> list[SummarySection]:
     """The summary sheet: the definition, the run's range and counts, when it was made."""
     sections = []

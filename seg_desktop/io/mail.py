@@ -27,12 +27,13 @@ from email.headerregistry import Address
 from email.message import EmailMessage as MimeMessage
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
+from seg_desktop.core.automation import is_plausible_address
 from seg_desktop.io.atomic import atomic_write
 from seg_desktop.io.export import Column, write_csv
-from seg_desktop.store.automation import EmailMessage, is_plausible_address
-from seg_desktop.store.office import Office
+from seg_desktop.store.changes import Changes
+from seg_desktop.store.records import EmailMessage
 
 Security = Literal["starttls", "ssl", "none"]
 SECURITY_CHOICES: tuple[Security, ...] = ("starttls", "ssl", "none")
@@ -205,12 +206,18 @@ def export_mail_merge_csv(path: Path, messages: Sequence[EmailMessage]) -> int:
 
 @dataclass
 class SendReport:
-    """What one press of Send did, per message id."""
+    """What one press of Send did, per message id (and what recording it changed)."""
 
     sent: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)
     """Messages not attempted: already sent, no address, or cancelled before their turn."""
+    changes: Changes = field(default_factory=Changes)
+    """What recording the attempts changed in the office (the window broadcasts it)."""
+
+    def record(self, office: Outbox, message_id: int, ok: bool, detail: str) -> None:
+        """Record one attempt in the office and keep what that changed."""
+        self.changes = self.changes | office.record_email_send(message_id, ok, detail)
 
     def describe(self) -> str:
         """One line for the status bar."""
@@ -267,8 +274,22 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+class Outbox(Protocol):
+    """What sending needs of the office: the reviewed messages, and a place to record each try."""
+
+    def email_messages(
+        self, batch_id: int, message_ids: Sequence[int] | None = None
+    ) -> list[EmailMessage]:
+        """A batch's messages (or the given ones of it)."""
+        ...
+
+    def record_email_send(self, message_id: int, ok: bool, detail: str) -> Changes:
+        """Record one attempt to send a message."""
+        ...
+
+
 def send_batch(
-    office: Office,
+    office: Outbox,
     batch_id: int,
     message_ids: Collection[int],
     settings: SmtpSettings,
@@ -307,7 +328,7 @@ def send_batch(
     except (smtplib.SMTPException, OSError) as error:
         reason = _reason(error)
         for message in todo:
-            office.record_email_send(message.id, False, reason)
+            report.record(office, message.id, False, reason)
             report.failed[message.id] = reason
         return report
     try:
@@ -321,12 +342,12 @@ def send_batch(
                 mime = build_message(message, settings.sender, settings.sender_name)
                 refused = smtp.send_message(mime)
             except MailError as error:
-                office.record_email_send(message.id, False, str(error))
+                report.record(office, message.id, False, str(error))
                 report.failed[message.id] = str(error)
                 continue
             except (smtplib.SMTPException, OSError) as error:
                 reason = _reason(error)
-                office.record_email_send(message.id, False, reason)
+                report.record(office, message.id, False, reason)
                 report.failed[message.id] = reason
                 lost = isinstance(error, smtplib.SMTPServerDisconnected) or not isinstance(
                     error, smtplib.SMTPException
@@ -334,7 +355,7 @@ def send_batch(
                 if lost:
                     # The connection is gone: the rest fail the same way, recorded as such.
                     for rest in todo[position + 1 :]:
-                        office.record_email_send(rest.id, False, reason)
+                        report.record(office, rest.id, False, reason)
                         report.failed[rest.id] = reason
                     break
                 continue
@@ -342,10 +363,10 @@ def send_batch(
                 reason = "the server refused the recipient: " + ", ".join(
                     f"{address} ({code})" for address, (code, _text) in refused.items()
                 )
-                office.record_email_send(message.id, False, reason)
+                report.record(office, message.id, False, reason)
                 report.failed[message.id] = reason
                 continue
-            office.record_email_send(message.id, True, f"accepted by {settings.host}")
+            report.record(office, message.id, True, f"accepted by {settings.host}")
             report.sent.append(message.id)
     finally:
         try:

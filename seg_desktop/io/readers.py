@@ -21,12 +21,16 @@ import io
 import itertools
 import os
 import re
+import stat
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias
+from typing import IO, Any, Final, Literal, TypeAlias
 
+from seg_desktop.core.records import ClientRow, RevenueRow, RowProblem
+from seg_desktop.core.text import storable_text
 from seg_desktop.io.amounts import (
     PLAIN_AMOUNT,
     AmountProblem,
@@ -45,7 +49,6 @@ from seg_desktop.io.dates import (
     date_from_serial,
     parse_date,
 )
-from seg_desktop.store.dialect import storable_text
 
 Kind: TypeAlias = Literal["clients", "revenue"]
 FileFormat: TypeAlias = Literal["csv", "xlsx"]
@@ -118,6 +121,15 @@ _CP1252_UNDEFINED: Final = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
 _DETECT_CHUNK: Final = 1 << 20
 
 _XLSX_MAGIC: Final = b"PK\x03\x04"
+
+# A workbook is a zip archive: a few kilobytes can unpack to gigabytes (a "zip bomb").
+# Before openpyxl reads anything, the archive's own directory is checked against these
+# bounds; zipfile never unpacks more than a part's declared size, so they hold.
+MAX_CELL_CHARS: Final = 32_767  # Excel's own limit for a cell's text
+MAX_XLSX_PART_BYTES: Final = 512 * 1024 * 1024  # one sheet, unpacked (a million rows: ~250 MB)
+MAX_XLSX_TOTAL_BYTES: Final = 1024 * 1024 * 1024  # every part, unpacked
+MAX_XLSX_RATIO: Final = 100  # unpacked / packed, for parts over 1 MiB (real sheets: 5-20)
+MAX_SHARED_STRINGS: Final = 4_000_000  # ~400 MB in openpyxl's table at the very most
 _OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0"
 
 
@@ -142,43 +154,6 @@ class ImportOptions:
     mapping: Mapping[str, str] | None = None
     header_row: int | None = None
     sheet: str | None = None
-
-
-@dataclass(frozen=True)
-class ClientRow:
-    """One client read from a file.
-
-    `email`, `status`, `tags` and `groups` are None when the file has no such
-    column (leave the stored value alone on update). A present but empty cell
-    is "" / frozenset() / () (clear the stored value).
-    """
-
-    row_number: int
-    ref: str
-    name: str
-    email: str | None
-    status: str | None
-    tags: frozenset[str] | None
-    groups: tuple[str, ...] | None
-
-
-@dataclass(frozen=True)
-class RevenueRow:
-    """One revenue record (statement line or invoice) read from a file."""
-
-    row_number: int
-    client_ref: str
-    date: dt.date
-    amount_cents: int
-    reference: str | None
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """A row that cannot be imported, numbered as a spreadsheet shows it."""
-
-    row_number: int
-    reason: str
 
 
 class ImportFileError(Exception):
@@ -271,20 +246,23 @@ def inspect_file(
         decimals = _DecimalEvidence()
         date_column = plan.columns.get("date")
         amount_column = plan.columns.get("amount")
-        for row_number, record in _data_records(plan, table, ticker):
-            if _is_blank(record):
-                continue
-            data_rows += 1
-            if len(samples) < SAMPLE_ROWS:
-                cells = [_cell_text(value) for value in record]
-                cells += [""] * (len(plan.headers) - len(cells))
-                samples.append(SampleRow(row_number, tuple(cells)))
-            if date_column is not None and date_column < len(record):
-                _observe_date(dates, record[date_column], row_number)
-            if amount_column is not None and amount_column < len(record):
-                value = record[amount_column]
-                if isinstance(value, str):
-                    decimals.observe(value)
+        try:
+            for row_number, record in _data_records(plan, table, ticker):
+                if _is_blank(record):
+                    continue
+                data_rows += 1
+                if len(samples) < SAMPLE_ROWS:
+                    cells = [_cell_text(value) for value in record]
+                    cells += [""] * (len(plan.headers) - len(cells))
+                    samples.append(SampleRow(row_number, tuple(cells)))
+                if date_column is not None and date_column < len(record):
+                    _observe_date(dates, record[date_column], row_number)
+                if amount_column is not None and amount_column < len(record):
+                    value = record[amount_column]
+                    if isinstance(value, str):
+                        decimals.observe(value)
+        except _UnclosedQuote:
+            data_rows += 1  # one record, reported as a bad row when read
         ticker.finish()
     date_header = plan.headers[date_column] if date_column is not None else ""
     mapping = {name: plan.headers[column] for name, column in plan.columns.items()}
@@ -380,6 +358,8 @@ class _Table:
     # What iterating `records` can raise because the file is malformed; the
     # loops catch these around the whole loop (free until raised), not per row.
     read_errors: tuple[type[Exception], ...] = ()
+    # A quote never closed, met while the header was looked for (raised after the rows).
+    unclosed: _UnclosedQuote | None = None
 
     def file_error(self, error: Exception, row_number: int) -> ImportFileError:
         """The user's sentence for a read error met at (or near) `row_number`."""
@@ -406,12 +386,36 @@ def _check_options(options: ImportOptions) -> None:
         raise ImportFileError(f"The header row must be 1 or more, not {options.header_row}.")
 
 
+def check_import_file(path: StrPath) -> int:
+    """Refuse at once what cannot be an import file; return its size in bytes.
+
+    Only a regular file (or a link to one) is read: a named pipe (FIFO) or a
+    device would block the reader forever, or never end, while the office's
+    writer lock is held. Nothing is opened here, so this never blocks.
+    """
+    path = Path(path)
+    try:
+        status = path.stat()
+    except OSError as error:
+        raise ImportFileError(
+            f"{path.name} could not be opened: {error.strerror or error}."
+        ) from error
+    if stat.S_ISDIR(status.st_mode):
+        raise ImportFileError(f"{path.name} is a folder, not a file.")
+    if not stat.S_ISREG(status.st_mode):
+        raise ImportFileError(
+            f"{path.name} is not a regular file (a named pipe, a device or a socket):"
+            " save the data to a .csv or .xlsx file and import that."
+        )
+    return status.st_size
+
+
 @contextmanager
 def _open_table(path: Path, kind: Kind, options: ImportOptions) -> Iterator[_Table]:
     _check_options(options)
     name = path.name
+    size = check_import_file(path)
     try:
-        size = path.stat().st_size
         with path.open("rb") as probe:
             head = probe.read(8)
     except OSError as error:
@@ -451,7 +455,8 @@ def _open_csv(path: Path, size: int, kind: Kind, options: ImportOptions) -> Iter
     with raw:
         # newline="" so that quoted newlines reach the csv module intact.
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
-        records = csv.reader(text, delimiter=delimiter)
+        reader = csv.reader(text, delimiter=delimiter)
+        records = _csv_records(reader, path, encoding, delimiter)
         yield _Table(
             name=name,
             format="csv",
@@ -461,6 +466,87 @@ def _open_csv(path: Path, size: int, kind: Kind, options: ImportOptions) -> Iter
             delimiter=delimiter,
             read_errors=(csv.Error, UnicodeError),
         )
+
+
+class _UnclosedQuote(Exception):
+    """The file ends inside a quoted cell: a quote opened on one row was never closed.
+
+    The csv module then reads every later line into that one cell (a client's
+    name held the 50 rows after it). Raised in place of that last record, so the
+    row and the rows it took in are reported instead of imported.
+    """
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__("a quote is never closed")
+        self.lines = tuple(lines)
+        self.row_number = 0  # the spreadsheet row of the opening quote, once known
+
+    def problem(self, row_number: int) -> RowProblem:
+        """The row with the opening quote as a bad row, naming the rows it took in (numbered
+        as a spreadsheet would number them had the quote been closed); none of them is read.
+
+        One problem, not one per row taken in: the file has one record there, and a
+        preview counts the file's records.
+        """
+        taken = [row_number + offset for offset, line in enumerate(self.lines) if line.strip()]
+        if len(taken) > 2:
+            swallowed = f" and takes in rows {taken[1]}–{taken[-1]}, which were not read either"
+        elif len(taken) == 2:
+            swallowed = f" and takes in row {taken[1]}, which was not read either"
+        else:
+            swallowed = ""
+        return RowProblem(
+            row_number,
+            'a quote (") opened in this row is never closed: it runs to the end of the file'
+            f"{swallowed}; close the quote and import again",
+        )
+
+
+def _csv_records(reader: Any, path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]:
+    """The records of a CSV reader, with a quote left open at the end of the file caught.
+
+    A record that spans several lines, or whose last cell ends in a line break,
+    is held back until the next one arrives; only if it is the file's last
+    record are its lines read again to see whether the file ended inside its
+    quote (then `_UnclosedQuote` is raised instead of yielding it). Every other
+    record passes straight through.
+    """
+    before = start = 0
+    held: list[str] | None = None
+    for record in reader:
+        if held is not None:
+            yield held
+            held = None
+        after = reader.line_num
+        if after - before > 1 or (record and record[-1].endswith(("\n", "\r"))):
+            held, start = record, before  # rare: a cell with line breaks in it
+        else:
+            yield record
+        before = after
+    if held is not None:
+        lines = _lines_from(path, encoding, start)
+        if _ends_inside_quote("".join(lines), delimiter):
+            raise _UnclosedQuote(lines)
+        yield held
+
+
+def _lines_from(path: Path, encoding: str, start: int) -> list[str]:
+    """The physical lines of a text file after the first `start` (as csv.reader counts them)."""
+    with path.open("rb") as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        return list(itertools.islice(text, start, None))
+
+
+def _ends_inside_quote(text: str, delimiter: str) -> bool:
+    """Whether CSV text ends inside a quoted cell, as the csv module reads it.
+
+    A quote added at the very end closes an open cell and changes nothing
+    else; after a complete record it would start a new one, and after an
+    unquoted cell it would be one more character of it.
+    """
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    closed = list(csv.reader(io.StringIO(text + '"', newline=""), delimiter=delimiter))
+    return records == closed
 
 
 def _choose_encoding(path: Path, requested: str | None) -> str:
@@ -570,6 +656,8 @@ def _open_xlsx(path: Path, options: ImportOptions) -> Iterator[_Table]:
             f"{name} is an OpenDocument spreadsheet: save it as .xlsx or CSV and import that."
         )
     with path.open("rb") as handle:
+        _check_workbook_archive(handle, name)
+        handle.seek(0)
         # A handle rather than the path: openpyxl refuses a path whose name does
         # not end in .xlsx, and a workbook is a workbook whatever it is called.
         try:
@@ -582,6 +670,72 @@ def _open_xlsx(path: Path, options: ImportOptions) -> Iterator[_Table]:
             ) from error
         with _closing_workbook(workbook):
             yield _sheet_table(workbook, name, options)
+
+
+def _check_workbook_archive(handle: IO[bytes], name: str) -> None:
+    """Refuse a workbook whose parts would unpack to far more than any real workbook.
+
+    Memory stays bounded: a sheet or shared-strings part over MAX_XLSX_PART_BYTES,
+    an archive over MAX_XLSX_TOTAL_BYTES, a part packed over MAX_XLSX_RATIO times,
+    or a shared-strings table of more than MAX_SHARED_STRINGS entries is refused
+    before openpyxl builds anything from it.
+    """
+    try:
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise ImportFileError(
+            f"{name} could not be read as an Excel workbook ({error})."
+        ) from error
+    with archive:
+        members = archive.infolist()
+        for member in members:
+            packed = max(member.compress_size, 1)
+            if member.file_size > 1024 * 1024 and member.file_size / packed > MAX_XLSX_RATIO:
+                raise ImportFileError(
+                    f"{name} is not a genuine workbook: its part {member.filename} would unpack"
+                    f" from {_megabytes(packed)} to {_megabytes(member.file_size)}"
+                    f" ({member.file_size // packed:,} times; real workbooks pack 5 to 20"
+                    " times), as a zip bomb does."
+                )
+            if member.file_size > MAX_XLSX_PART_BYTES:
+                raise ImportFileError(
+                    f"{name} is too large: its part {member.filename} would unpack to"
+                    f" {_megabytes(member.file_size)} (at most"
+                    f" {_megabytes(MAX_XLSX_PART_BYTES)}): save it as CSV and import that."
+                )
+        total = sum(member.file_size for member in members)
+        if total > MAX_XLSX_TOTAL_BYTES:
+            raise ImportFileError(
+                f"{name} would unpack to {_megabytes(total)}, more than a workbook can hold"
+                f" here ({_megabytes(MAX_XLSX_TOTAL_BYTES)}): save it as CSV and import that."
+            )
+        shared = [m for m in members if m.filename.lower().endswith("sharedstrings.xml")]
+        for member in shared:
+            count = _count_shared_strings(archive, member)
+            if count > MAX_SHARED_STRINGS:
+                raise ImportFileError(
+                    f"{name} holds more than {MAX_SHARED_STRINGS:,} different texts (its shared"
+                    " strings), more than this program reads from a workbook: save it as CSV"
+                    " and import that."
+                )
+
+
+def _count_shared_strings(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """The number of entries in a shared-strings part, counted in a stream (never held whole)
+    and stopped as soon as there are too many."""
+    count, carry = 0, b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(1 << 20):
+            data = carry + chunk
+            count += data.count(b"<si>") + data.count(b"<si ")
+            carry = data[-3:]  # a tag split between two chunks is counted in the next one
+            if count > MAX_SHARED_STRINGS:
+                break
+    return count
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_048_576:,.0f} MB" if size >= 1_048_576 else f"{size:,} bytes"
 
 
 @contextmanager
@@ -635,6 +789,13 @@ def _guarded_xlsx(
                 f"{name} could not be read as an Excel workbook after row {counter.rows} ({error})."
             ) from error
         counter.rows += 1
+        for value in row:
+            if type(value) is str and len(value) > MAX_CELL_CHARS:
+                # Excel itself cannot write such a cell: the file was made to hurt.
+                raise ImportFileError(
+                    f"{name} is not a genuine workbook: a cell on row {counter.rows} holds"
+                    f" {len(value):,} characters, and Excel allows at most {MAX_CELL_CHARS:,}."
+                )
         yield row
 
 
@@ -750,7 +911,10 @@ class _Plan:
 def _plan(table: _Table, kind: Kind, options: ImportOptions, name: str) -> _Plan:
     first: list[Sequence[object]] = []
     try:
-        first.extend(itertools.islice(table.records, _rows_needed(options)))
+        for record in itertools.islice(table.records, _rows_needed(options)):
+            first.append(record)
+    except _UnclosedQuote as error:
+        table.unclosed = error  # reported after the rows before it
     except table.read_errors as error:
         raise table.file_error(error, len(first) + 1) from error
     if not first:
@@ -864,19 +1028,36 @@ class _Ticker:
             self._progress(max(done, total), max(done, total))
 
 
+def _records_after_header(plan: _Plan, table: _Table) -> Iterator[Sequence[object]]:
+    """Every record after the header; a quote never closed raises `_UnclosedQuote` last."""
+    return itertools.chain(plan.leftover, table.records, _raise_unclosed(table))
+
+
+def _raise_unclosed(table: _Table) -> Iterator[Sequence[object]]:
+    if table.unclosed is not None:
+        raise table.unclosed
+    yield from ()
+
+
 def _data_records(
     plan: _Plan, table: _Table, ticker: _Ticker
 ) -> Iterator[tuple[int, Sequence[object]]]:
-    """(row number, record) for every row after the header, ticking as it goes."""
+    """(row number, record) for every row after the header, ticking as it goes.
+
+    Raises `_UnclosedQuote` with its `row_number` set when the file ends inside a quote.
+    """
     row_number = plan.header_row
     try:
-        for record in itertools.chain(plan.leftover, table.records):
+        for record in _records_after_header(plan, table):
             row_number += 1
             if not row_number & (TICK_ROWS - 1):
                 ticker.tick()
             yield row_number, record
     except table.read_errors as error:
         raise table.file_error(error, row_number + 1) from error
+    except _UnclosedQuote as error:
+        error.row_number = row_number + 1
+        raise
 
 
 def _is_blank(record: Sequence[object]) -> bool:
@@ -959,12 +1140,22 @@ def _split_list(value: object) -> list[str]:
 
 
 def _client_rows(plan: _Plan, table: _Table, ticker: _Ticker) -> Iterator[ClientRow | RowProblem]:
+    first_rows: dict[str, int] = {}
+    try:
+        yield from _client_rows_until_unclosed(plan, table, ticker, first_rows)
+    except _UnclosedQuote as error:
+        yield error.problem(error.row_number)
+    ticker.finish()
+
+
+def _client_rows_until_unclosed(
+    plan: _Plan, table: _Table, ticker: _Ticker, first_rows: dict[str, int]
+) -> Iterator[ClientRow | RowProblem]:
     columns = plan.columns
     ref_at, name_at = columns["ref"], columns["name"]
     email_at, status_at = columns.get("email"), columns.get("status")
     tags_at, groups_at = columns.get("tags"), columns.get("groups")
     width = max(columns.values()) + 1
-    first_rows: dict[str, int] = {}
     for row_number, record in _data_records(plan, table, ticker):
         if len(record) < width:
             if _is_blank(record):
@@ -1000,7 +1191,6 @@ def _client_rows(plan: _Plan, table: _Table, ticker: _Ticker) -> Iterator[Client
             if groups_at is None
             else tuple(dict.fromkeys(_split_list(record[groups_at]))),
         )
-    ticker.finish()
 
 
 def _revenue_rows(
@@ -1023,7 +1213,7 @@ def _revenue_rows(
     tick_mask = TICK_ROWS - 1
     row_number = plan.header_row
     try:
-        for record in itertools.chain(plan.leftover, table.records):
+        for record in _records_after_header(plan, table):
             row_number += 1
             if not row_number & tick_mask:
                 ticker.tick()
@@ -1084,6 +1274,8 @@ def _revenue_rows(
             yield RevenueRow(row_number, client_ref, day, cents, reference)
     except table.read_errors as error:
         raise table.file_error(error, row_number + 1) from error
+    except _UnclosedQuote as error:
+        yield error.problem(row_number + 1)
     ticker.finish()
 
 

@@ -50,15 +50,15 @@ from seg_desktop.io.export import (
     excel_sheet_title,
     write_csv,
 )
-from seg_desktop.store.history import (
+from seg_desktop.store.records import (
     ClientLine,
     ComparedRuns,
+    RunSummary,
     SegmentComparison,
     SegmentOverlap,
     TierReport,
     TierTrend,
 )
-from seg_desktop.store.runs import RunSummary
 
 __all__ = [
     "ReportTable",

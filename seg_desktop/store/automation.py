@@ -43,6 +43,7 @@ from seg_desktop.core.automation import (
     When,
     baseline,
     evaluate,
+    is_plausible_address,
     parse_template,
     render,
     render_header,
@@ -50,10 +51,21 @@ from seg_desktop.core.automation import (
     validate_rule,
 )
 from seg_desktop.core.rules import ClientFacts
+from seg_desktop.core.text import storable_text
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data, definitions
-from seg_desktop.store.database import StoreError, insert_returning_id
-from seg_desktop.store.dialect import binary_order, storable_text
+from seg_desktop.store.database import insert_returning_id
+from seg_desktop.store.dialect import binary_order
+from seg_desktop.store.errors import StoreError
+from seg_desktop.store.records import ActivityEntry as ActivityEntry
+from seg_desktop.store.records import ActivityMark as ActivityMark
+from seg_desktop.store.records import AutomationOutcome
+from seg_desktop.store.records import BatchInfo as BatchInfo
+from seg_desktop.store.records import EmailMessage as EmailMessage
+from seg_desktop.store.records import FollowUp as FollowUp
+from seg_desktop.store.records import RuleInfo as RuleInfo
+from seg_desktop.store.records import SendAttempt as SendAttempt
+from seg_desktop.store.records import TaskCounts as TaskCounts
 from seg_desktop.store.schema import (
     AutomationActivity,
     AutomationMember,
@@ -105,27 +117,6 @@ def _now() -> dt.datetime:
 
 
 # --- rules ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleInfo:
-    """A saved rule, whether it can run, and how many members it saw last time."""
-
-    id: int
-    rule: AutomationRule
-    broken: str | None
-    """Why the rule cannot run (its segment was deleted, its tier is gone), else None."""
-    segment_id: int | None
-    watched: int
-    """How many clients the rule saw in its segment or tier the last time it ran."""
-    updated_at: dt.datetime
-
-    @property
-    def state(self) -> str:
-        """'broken', 'paused' or 'active', for lists."""
-        if self.broken is not None:
-            return "broken"
-        return "paused" if self.rule.paused else "active"
 
 
 def _params(action: Action) -> str:
@@ -380,83 +371,6 @@ def replace_rules(connection: Connection, rules: Sequence[AutomationRule]) -> No
 
 
 # --- evaluation -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AutomationOutcome:
-    """What the rules did in one evaluation (or since a point of the activity log)."""
-
-    tasks_created: int = 0
-    tags_added: int = 0
-    tags_removed: int = 0
-    emails_prepared: int = 0
-    without_email: int = 0
-    unchanged: int = 0
-    """Tag actions that found nothing to do (the tag already there, or not there)."""
-    batches: tuple[int, ...] = ()
-    broken: tuple[str, ...] = field(default=())
-    """Names of active rules that could not run."""
-
-    @property
-    def actions(self) -> int:
-        """How many actions were recorded."""
-        return (
-            self.tasks_created
-            + self.tags_added
-            + self.tags_removed
-            + self.emails_prepared
-            + self.without_email
-            + self.unchanged
-        )
-
-    @property
-    def tags_changed(self) -> bool:
-        """Whether a tag was added or removed (segments built on tags need recomputing)."""
-        return bool(self.tags_added or self.tags_removed)
-
-    def merged(self, other: AutomationOutcome) -> AutomationOutcome:
-        """Both outcomes added up."""
-        return AutomationOutcome(
-            self.tasks_created + other.tasks_created,
-            self.tags_added + other.tags_added,
-            self.tags_removed + other.tags_removed,
-            self.emails_prepared + other.emails_prepared,
-            self.without_email + other.without_email,
-            self.unchanged + other.unchanged,
-            self.batches + other.batches,
-            tuple(dict.fromkeys(self.broken + other.broken)),
-        )
-
-    def describe(self) -> str:
-        """One line: "2 tasks created, 1 tag added, 3 emails prepared for review (batch 4)"."""
-
-        def count(number: int, one: str, many: str) -> str:
-            return f"{number:,} {one if number == 1 else many}"
-
-        parts = []
-        if self.tasks_created:
-            parts.append(count(self.tasks_created, "task created", "tasks created"))
-        if self.tags_added:
-            parts.append(count(self.tags_added, "tag added", "tags added"))
-        if self.tags_removed:
-            parts.append(count(self.tags_removed, "tag removed", "tags removed"))
-        if self.emails_prepared or self.without_email:
-            batches = ", ".join(str(b) for b in self.batches)
-            label = "batch" if len(self.batches) == 1 else "batches"
-            text = count(self.emails_prepared, "email prepared", "emails prepared")
-            text += f" for review ({label} {batches}; nothing was sent)"
-            if self.without_email:
-                text += (
-                    f", {count(self.without_email, 'client', 'clients')} without an email address"
-                )
-            parts.append(text)
-        if self.unchanged:
-            parts.append(count(self.unchanged, "tag already as wanted", "tags already as wanted"))
-        if not parts:
-            parts.append("nothing to do")
-        if self.broken:
-            parts.append(f"broken, not run: {', '.join(self.broken)}")
-        return ", ".join(parts)
 
 
 @dataclass
@@ -745,41 +659,7 @@ def _act(
         connection.execute(insert(activity_t), activity[start : start + _CHUNK])
 
 
-def is_plausible_address(address: str) -> bool:
-    """Whether a text can be sent to: one address, local@domain, no spaces or line breaks."""
-    if not address or any(c.isspace() for c in address) or "," in address or ";" in address:
-        return False
-    local, at, domain = address.rpartition("@")
-    return bool(at and local and domain and "." in domain.strip(".") and "<" not in address)
-
-
 # --- the activity log -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActivityEntry:
-    """One action a rule took for a client."""
-
-    id: int
-    at: dt.datetime
-    rule_name: str
-    client_id: int | None
-    client_ref: str
-    client_name: str
-    when: When
-    subject: str
-    action: ActionKind
-    result: str
-    detail: str
-    cause: str
-
-
-@dataclass(frozen=True)
-class ActivityMark:
-    """The newest activity entry and email batch at one moment (0 when none)."""
-
-    activity_id: int
-    batch_id: int
 
 
 def activity_mark(connection: Connection) -> ActivityMark:
@@ -866,33 +746,6 @@ def rule_tags(connection: Connection, client_id: int) -> dict[str, str]:
 
 
 # --- follow-up tasks --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A follow-up task as the Tasks view lists it."""
-
-    id: int
-    client_id: int
-    client_ref: str
-    client_name: str
-    title: str
-    note: str
-    due: dt.date
-    assignee: str
-    done: bool
-    done_at: dt.datetime | None
-    created_at: dt.datetime
-    rule_name: str
-
-
-@dataclass(frozen=True)
-class TaskCounts:
-    """Open tasks, and how many of them are due today or overdue (for the status bar)."""
-
-    open: int
-    due_today: int
-    overdue: int
 
 
 def list_tasks(
@@ -1025,53 +878,6 @@ def add_task(
 # --- email batches ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BatchInfo:
-    """A prepared batch of emails and how its messages stand."""
-
-    id: int
-    created_at: dt.datetime
-    rule_name: str
-    cause: str
-    ready: int
-    sent: int
-    failed: int
-    no_email: int
-
-    @property
-    def total(self) -> int:
-        """How many clients the batch lists."""
-        return self.ready + self.sent + self.failed + self.no_email
-
-    @property
-    def sendable(self) -> int:
-        """Messages still to send (ready, or failed and retryable)."""
-        return self.ready + self.failed
-
-
-@dataclass(frozen=True)
-class EmailMessage:
-    """One client's rendered email in a batch."""
-
-    id: int
-    batch_id: int
-    client_id: int | None
-    client_ref: str
-    client_name: str
-    recipient: str | None
-    subject: str
-    body: str
-    status: str
-    attempts: int
-    last_error: str | None
-    sent_at: dt.datetime | None
-
-    @property
-    def sendable(self) -> bool:
-        """Whether Send would send it: ready, or failed before (retry)."""
-        return self.status in ("ready", "failed")
-
-
 def list_batches(connection: Connection) -> list[BatchInfo]:
     """Every email batch, newest first, with counts per message status."""
     counts: dict[int, dict[str, int]] = {}
@@ -1170,17 +976,6 @@ def record_send(
             sent_at=when if ok else None,
         )
     )
-
-
-@dataclass(frozen=True)
-class SendAttempt:
-    """One attempt to send one message, as the per-client log shows it."""
-
-    message_id: int
-    at: dt.datetime
-    recipient: str
-    ok: bool
-    detail: str
 
 
 def send_log(connection: Connection, batch_id: int) -> list[SendAttempt]:

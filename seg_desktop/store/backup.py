@@ -24,56 +24,30 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import json
 import os
 import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
+from seg_desktop.core.filenames import SQLITE_SIDE_ROOM, fitted_name
 from seg_desktop.core.retention import DEFAULT_POLICY, RetentionPolicy, backups_to_keep
-from seg_desktop.store.database import Database, StoreError
-from seg_desktop.store.quick_check import Problem, diagnose, wal_path
+from seg_desktop.store.database import OFFICE_ID_KEY, Database, sqlite_path
+from seg_desktop.store.errors import BackupError, OtherOfficeBackup
+from seg_desktop.store.quick_check import Problem, diagnose, is_disk_full, wal_path
+from seg_desktop.store.records import BACKUP_REASON_LABELS, BackupInfo, OfficeIdentity
 
 BACKUP_FOLDER_SUFFIX = ".backups"
-REASON_LABELS = {
-    "daily": "Daily backup",
-    "import": "Before an import",
-    "migration": "Before a database upgrade",
-    "manual": "Taken by hand",
-    "restore": "Before a restore",
-}
+REASON_LABELS = BACKUP_REASON_LABELS
 _NAME = re.compile(
     r"^(?P<stem>.+)-(?P<date>\d{8})-(?P<time>\d{6})(?:\.(?P<sequence>\d+))?"
     r"-(?P<reason>[a-z0-9]+(?:-[a-z0-9]+)*)\.db$"
 )
 _PARTIAL_SUFFIX = ".partial"
+# What a backup's temporary name adds to its name: ".", ".<pid>" and ".partial".
+_PARTIAL_ROOM = len(".") + len(".") + 10 + len(_PARTIAL_SUFFIX)
 _SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
-class BackupError(StoreError):
-    """A backup could not be taken or restored; the message says why and what was left."""
-
-
-@dataclass(frozen=True)
-class BackupInfo:
-    """One backup file: when and why it was taken, its size and, if checked, whether it is good."""
-
-    path: Path
-    taken_at: dt.datetime
-    reason: str
-    size: int
-    sequence: int = 0
-    ok: bool | None = None
-    """None: not checked since it was taken (it was checked then); False: see `problem`."""
-    problem: str | None = None
-
-    @property
-    def reason_label(self) -> str:
-        """Why it was taken, in words."""
-        return REASON_LABELS.get(self.reason, self.reason.replace("-", " ").capitalize())
 
 
 # --- naming ----------------------------------------------------------------------------------
@@ -82,7 +56,7 @@ class BackupInfo:
 def backups_folder(db_path: str | os.PathLike[str]) -> Path:
     """The folder holding a database's backups: ``<db folder>/<db stem>.backups``."""
     path = Path(db_path).expanduser().absolute()
-    return path.with_name(path.stem + BACKUP_FOLDER_SUFFIX)
+    return path.with_name(fitted_name(path.stem, BACKUP_FOLDER_SUFFIX))
 
 
 def _reason_slug(reason: str) -> str:
@@ -94,9 +68,18 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.strftime("%Y%m%d-%H%M%S")
 
 
-def _backup_name(stem: str, moment: dt.datetime, reason: str, sequence: int) -> str:
+def _backup_name(
+    stem: str, moment: dt.datetime, reason: str, sequence: int, folder: Path | None = None
+) -> str:
     counter = f".{sequence}" if sequence else ""
-    return f"{stem}-{_stamp(moment)}{counter}-{reason}.db"
+    # Room for SQLite's -journal beside it (and for its partial's longer name) while it is
+    # written and checked, within SQLite's full-path limit too.
+    return fitted_name(
+        stem,
+        f"-{_stamp(moment)}{counter}-{reason}.db",
+        room=SQLITE_SIDE_ROOM + _PARTIAL_ROOM,
+        sqlite_folder=folder,
+    )
 
 
 def _parse_name(name: str) -> tuple[dt.datetime, int, str] | None:
@@ -114,10 +97,7 @@ def sqlite_file(database: Database) -> Path | None:
     """The file of a SQLite office database (None for a server or an in-memory database)."""
     if not database.is_sqlite:
         return None
-    name = make_url(database.url).database
-    if not name or name == ":memory:":
-        return None
-    return Path(name)
+    return sqlite_path(database.url)
 
 
 # --- low-level helpers -----------------------------------------------------------------------
@@ -165,7 +145,7 @@ def _why(error: BaseException, where: Path) -> str:
             return f"you may not write in {where} (it is read-only for you)"
         return f"{where}: {error.strerror or error}"
     lowered = str(error).lower()
-    if "full" in lowered:
+    if "full" in lowered or is_disk_full(error, where):
         return f"the disk holding {where} is full"
     if "readonly" in lowered or "read-only" in lowered:
         return f"{where} is on a read-only disk or folder"
@@ -245,6 +225,9 @@ def take_backup(
     db = Path(db_path).expanduser().absolute()
     moment = (now or dt.datetime.now()).replace(microsecond=0)
     slug = _reason_slug(reason)
+    # A restore a crash interrupted is finished first: never back up a half-restored office.
+    with contextlib.suppress(OSError):
+        recover_interrupted_restore(db)
     try:
         if db.stat().st_size == 0:
             raise BackupError(f"{db} is empty: there is nothing to back up")
@@ -262,8 +245,14 @@ def take_backup(
     # so their order stays known.
     same_second = [b.sequence for b in _scan(db) if b.taken_at == moment]
     sequence = max(same_second) + 1 if same_second else 0
-    target = folder / _backup_name(db.stem, moment, slug, sequence)
-    partial = folder / f".{target.name}.{os.getpid()}{_PARTIAL_SUFFIX}"
+    try:
+        target = folder / _backup_name(db.stem, moment, slug, sequence, folder)
+    except ValueError:
+        raise BackupError(
+            f"no backup was taken: the path of {folder} is too long for SQLite to write a "
+            "backup in it; move the office to a folder with a shorter path"
+        ) from None
+    partial = folder / f".{target.name}.{os.getpid()}{_PARTIAL_SUFFIX}"  # see _PARTIAL_ROOM
     try:
         _create_private(partial)
         _copy_database(db, partial)
@@ -411,16 +400,69 @@ def daily_backup_if_due(
 # --- restoring -------------------------------------------------------------------------------
 
 
+def _exists(path: Path) -> bool:
+    """Whether a file is there; a name too long to exist (a 251-byte office's "-journal")
+    is not there, rather than an error."""
+    try:
+        path.lstat()
+    except OSError:
+        return False
+    return True
+
+
 def _side_file(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
 
 def _unused(path: Path) -> Path:
     candidate, counter = path, 1
-    while candidate.exists() or any(_side_file(candidate, s).exists() for s in _SIDE_FILES):
+    while _exists(candidate) or any(_exists(_side_file(candidate, s)) for s in _SIDE_FILES):
         counter += 1
         candidate = path.with_name(f"{path.name}.{counter}")
     return candidate
+
+
+def office_identity(db_path: str | os.PathLike[str]) -> OfficeIdentity | None:
+    """The identity of the office in a database or backup file, read-only; None when the
+    file is missing or is not one of our offices."""
+    path = Path(db_path).expanduser()
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except OSError:
+        return None
+    try:
+        connection = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10, isolation_level=None
+        )
+        try:
+            facts = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            try:
+                clients = int(connection.execute("SELECT count(*) FROM client").fetchone()[0])
+            except sqlite3.Error:
+                clients = None
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return None
+    office_id = facts.get(OFFICE_ID_KEY)
+    created = facts.get("created_at")
+    return OfficeIdentity(
+        str(office_id) if office_id else None, str(created) if created else None, clients
+    )
+
+
+def is_backup_of(
+    db_path: str | os.PathLike[str], backup_path: str | os.PathLike[str]
+) -> bool | None:
+    """Whether a backup is of the office at ``db_path``: True, False (another office: ask
+    before restoring it, and pass ``other_office=True``), or None when it cannot be told (no
+    office there yet, or a backup or office from before offices had an identity)."""
+    current = office_identity(Path(db_path).expanduser().resolve())
+    backup = office_identity(backup_path)
+    if current is None or backup is None or not current.office_id or not backup.office_id:
+        return None
+    return current.office_id == backup.office_id
 
 
 def restore_backup(
@@ -428,6 +470,7 @@ def restore_backup(
     backup_path: str | os.PathLike[str],
     *,
     now: dt.datetime | None = None,
+    other_office: bool = False,
 ) -> Path | None:
     """Put a backup in place of the database; returns where the replaced file was kept.
 
@@ -437,10 +480,19 @@ def restore_backup(
     ``<db>.replaced-YYYYMMDD-HHMMSS`` (never deleted: it may hold the only copy
     of recent work); returns None when there was no current file.
 
+    A database path that is a symbolic link is restored in the file it points
+    to (the link stays a link): the office is the target, as every open of the
+    path reads it.
+
+    A backup of another office (see :func:`is_backup_of`) raises
+    OtherOfficeBackup unless ``other_office`` is given: ask the user first.
+    A crash at any step leaves the office as it was or, once the restore is
+    planned, a restore the next open completes (:func:`recover_interrupted_restore`).
+
     The caller must hold the writer lock and have closed its own connections to
     the database (the window closes the office, restores, and reopens it).
     """
-    db = Path(db_path).expanduser().absolute()
+    db = Path(db_path).expanduser().resolve()
     backup = Path(backup_path).expanduser().absolute()
     moment = (now or dt.datetime.now()).replace(microsecond=0)
     if not backup.is_file():
@@ -448,12 +500,22 @@ def restore_backup(
     found = diagnose(backup, full=True, has_backups=False)
     if found is not None:
         raise BackupError(f"the backup cannot be restored: {found.message}; nothing was changed")
+    recover_interrupted_restore(db)
+    if not other_office and is_backup_of(db, backup) is False:
+        origin = office_identity(backup) or OfficeIdentity(None)
+        current = office_identity(db) or OfficeIdentity(None)
+        raise OtherOfficeBackup(
+            f"the backup {backup.name} is of another office ({origin.describe()}), not of "
+            f"{db.name} ({current.describe()}); nothing was changed. Restore it only to "
+            "replace this office with that one (seg-desktop restore --other-office)",
+            origin,
+        )
     try:
         if backup.stat().st_size == 0:
             raise BackupError(f"the backup {backup} is empty; nothing was changed")
     except OSError as error:
         raise BackupError(f"the backup cannot be read: {_why(error, backup)}") from None
-    incoming = db.with_name(f".{db.name}.restoring-{os.getpid()}")
+    incoming = db.with_name(f"{_incoming_prefix(db)}{os.getpid()}")
     _remove_quietly(incoming)
     try:
         _create_private(incoming)
@@ -473,48 +535,172 @@ def restore_backup(
         raise BackupError(
             f"the backup was not restored: {_why(error, db.parent)}; nothing was changed"
         ) from None
+    _crash_point("copied")
     try:
         aside = _put_in_place(db, incoming, moment)
     except OSError as error:
-        _remove_quietly(incoming)
+        if not _exists(_plan_path(db)):  # nothing had moved
+            _remove_quietly(incoming)
+            raise BackupError(
+                f"the backup was not restored: {_why(error, db.parent)}; nothing was changed"
+            ) from None
         raise BackupError(
-            f"the backup was not restored: {_why(error, db.parent)}; the current file is still "
-            f"{db} (or, if the message names it, kept aside)"
+            f"the restore was interrupted: {_why(error, db.parent)}. It is completed the next "
+            f"time {db.name} is opened; the office it replaces is kept whole beside it"
         ) from None
-    _fsync_folder(db.parent)
     return aside
+
+
+# --- a restore that survives a crash ----------------------------------------------------------
+#
+# A restore is planned before anything moves: a small plan file beside the database names
+# the restored copy and the aside name. Then the current file and its log are linked (or
+# moved) aside together, the current side files removed, and the copy renamed in. A crash
+# at any step leaves either the office as it was (no plan yet: only the copy, which is
+# removed later) or a plan that the next open (or restore) carries through to the end. The
+# old office, with its log, is always whole under the aside name.
+
+_RESTORING = ".restoring"
+_PLAN_SUFFIX = ".restore-plan"
+_STALE_PLAN_SECONDS = 600  # a planned restore takes milliseconds: older plans are abandoned
+CRASH_POINT_VARIABLE = "SEG_DESKTOP_TEST_CRASH_AT"
+"""Tests only: the name of a restore step at which the process ends at once (a kill)."""
+
+
+def _crash_point(step: str) -> None:
+    """End the process at once at a named step when a test asks for it (as a kill would)."""
+    if os.environ.get(CRASH_POINT_VARIABLE) == step:
+        os._exit(70)
+
+
+def _incoming_prefix(db: Path) -> str:
+    """The restored copy's name before its pid: '.<db name>.restoring-' (a long name shortened)."""
+    # Room for the pid (10 digits) and the side files SQLite makes while writing it.
+    stem = fitted_name(db.name, _RESTORING, room=2 + 10 + SQLITE_SIDE_ROOM, sqlite_folder=db.parent)
+    return f".{stem}-"
+
+
+def _plan_path(db: Path) -> Path:
+    return db.with_name("." + fitted_name(db.name, _PLAN_SUFFIX, room=1))
+
+
+def _write_plan(plan: Path, incoming: Path, aside: Path) -> None:
+    facts = {"pid": os.getpid(), "incoming": incoming.name, "aside": aside.name}
+    descriptor = os.open(plan, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    try:
+        os.write(descriptor, json.dumps(facts).encode("utf-8"))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    _fsync_folder(plan.parent)
+
+
+def _read_plan(plan: Path) -> tuple[int, str, str] | None:
+    """(pid, incoming name, aside name), or None for a plan cut short by a crash (nothing had
+    moved yet: the plan is on disk before the first move)."""
+    try:
+        facts = json.loads(plan.read_text(encoding="utf-8"))
+        pid, incoming, aside = int(facts["pid"]), str(facts["incoming"]), str(facts["aside"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if "/" in incoming + aside or os.sep in incoming + aside:
+        return None
+    return pid, incoming, aside
 
 
 def _put_in_place(db: Path, incoming: Path, moment: dt.datetime) -> Path | None:
-    """Keep the current file and its side files aside, then rename the restored copy in.
-
-    The current file is first hard-linked to its aside name, so that until the
-    final rename the database path still holds it: a crash in between leaves
-    the office as it was (only without its log, which is aside with the
-    file). Where hard links are not possible (FAT drives, some shares), the
-    file is renamed instead.
-    """
-    present = db.exists()
-    side_files = [s for s in _SIDE_FILES if _side_file(db, s).exists()]
+    """Keep the current file and its log aside, then rename the restored copy in; returns
+    the aside name (None when there was no current file)."""
+    present = _exists(db)
+    side_files = [s for s in _SIDE_FILES if _exists(_side_file(db, s))]
     if not present and not side_files:
         os.replace(incoming, db)
+        _fsync_folder(db.parent)
         return None
-    aside = _unused(db.with_name(f"{db.name}.replaced-{_stamp(moment)}"))
-    linked = False
-    if present:
-        try:
-            os.link(db, aside)
-            linked = True
-        except OSError:
-            linked = False
-    for suffix in side_files:
-        # The log goes with its file: left beside the restored copy, SQLite would replay it
-        # into the copy (the stale -wal case the quick check reports).
-        os.replace(_side_file(db, suffix), _side_file(aside, suffix))
-    if present and not linked:
-        os.replace(db, aside)
-    os.replace(incoming, db)
+    # Room for a ".N" from _unused and for the side files that go aside with it.
+    aside_name = fitted_name(db.name, f".replaced-{_stamp(moment)}", room=4 + SQLITE_SIDE_ROOM)
+    aside = _unused(db.with_name(aside_name))
+    plan = _plan_path(db)
+    _write_plan(plan, incoming, aside)
+    _crash_point("planned")
+    _finish_restore(db, incoming, aside, plan)
     return aside
+
+
+def _finish_restore(db: Path, incoming: Path, aside: Path, plan: Path) -> None:
+    """Carry a planned restore through from wherever it stopped; doing it twice is harmless.
+
+    The current file is hard-linked to its aside name (renamed where links are not
+    possible), and its log with it, so the old office is whole aside before anything at
+    the database path changes; only then are the current side files removed (left
+    beside the restored copy, SQLite would replay the old log into it) and the copy
+    renamed in.
+    """
+    if _exists(incoming):
+        for suffix in ("", "-wal", "-journal"):
+            current, kept = _side_file(db, suffix), _side_file(aside, suffix)
+            if _exists(current) and not _exists(kept):
+                try:
+                    os.link(current, kept)
+                except OSError:
+                    os.replace(current, kept)
+        _fsync_folder(db.parent)
+        _crash_point("aside")
+        for suffix in _SIDE_FILES:
+            side = _side_file(db, suffix)
+            if _exists(side):  # a name too long to exist ("-journal" of a 251-byte name) is not
+                side.unlink()
+        _crash_point("cleared")
+        os.replace(incoming, db)
+        _fsync_folder(db.parent)
+        _crash_point("placed")
+    _remove_quietly(plan)
+    _fsync_folder(db.parent)
+
+
+def recover_interrupted_restore(db_path: str | os.PathLike[str]) -> str | None:
+    """Finish a restore that a crash interrupted, and remove restored copies left by killed
+    restores; returns what was done, in words, or None. Called before a database is opened.
+
+    A restore still running in another process (its plan is fresh and its process alive)
+    is left alone.
+    """
+    db = Path(db_path).expanduser().resolve()
+    done = None
+    plan = _plan_path(db)
+    if _exists(plan):
+        facts = _read_plan(plan)
+        try:
+            age = dt.datetime.now().timestamp() - plan.stat().st_mtime
+        except OSError:
+            age = 0.0
+        if facts is None:
+            _remove_quietly(plan)
+        elif _pid_alive(facts[0]) and facts[0] != os.getpid() and age < _STALE_PLAN_SECONDS:
+            return None
+        else:
+            aside = db.with_name(facts[2])
+            _finish_restore(db, db.with_name(facts[1]), aside, plan)
+            done = (
+                f"an interrupted restore of {db.name} was completed; the office it replaced "
+                f"is kept as {aside.name}"
+            )
+    prefix = _incoming_prefix(db)
+    try:
+        leftovers = [p for p in db.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        leftovers = []
+    now = dt.datetime.now().timestamp()
+    for leftover in leftovers:
+        pid_text = leftover.name[len(prefix) :].split("-", 1)[0]
+        try:
+            age = now - leftover.stat().st_mtime
+        except OSError:
+            continue
+        dead = pid_text.isdigit() and not _pid_alive(int(pid_text))
+        if dead or age > 24 * 3600:
+            _remove_quietly(leftover)
+    return done
 
 
 def describe_problem_with_backup(db_path: str | os.PathLike[str], message: str) -> str:
@@ -533,13 +719,18 @@ __all__ = [
     "REASON_LABELS",
     "BackupError",
     "BackupInfo",
+    "OfficeIdentity",
+    "OtherOfficeBackup",
     "Problem",
     "backups_folder",
     "check_backup",
     "daily_backup_if_due",
     "describe_problem_with_backup",
+    "is_backup_of",
     "list_backups",
     "newest_good_backup",
+    "office_identity",
+    "recover_interrupted_restore",
     "restore_backup",
     "sqlite_file",
     "take_backup",

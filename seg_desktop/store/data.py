@@ -20,15 +20,16 @@ from sqlalchemy import (
     select,
 )
 
-from seg_desktop.core.money import Cents
 from seg_desktop.core.rules import ClientFacts
+from seg_desktop.core.text import storable_text
 from seg_desktop.store.dialect import (
     binary_order,
     bulk_insert,
     date_param,
     int_div,
-    storable_text,
 )
+from seg_desktop.store.records import NewClient as NewClient
+from seg_desktop.store.records import NewRevenue as NewRevenue
 from seg_desktop.store.schema import (
     Client,
     ClientGroup,
@@ -52,28 +53,6 @@ stats_t = table_of(ClientStats)
 # (and stays under SQLite's bound-parameter limit).
 _FULL_REFRESH_THRESHOLD = 2_000
 _BATCH = 20_000
-
-
-@dataclass(frozen=True)
-class NewClient:
-    """A client to insert."""
-
-    ref: str
-    name: str
-    email: str | None = None
-    status: str | None = None
-    tags: frozenset[str] = frozenset()
-    groups: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class NewRevenue:
-    """A revenue record to insert, by client id."""
-
-    client_id: int
-    date: dt.date
-    amount_cents: Cents
-    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +252,14 @@ def earliest_record_date(connection: Connection) -> dt.date | None:
     """The date of the office's earliest revenue record (None when there is none)."""
     value = connection.execute(select(func.min(stats_t.c.first_date))).scalar()
     return _as_date(value)
+
+
+def revenue_extent(connection: Connection) -> tuple[int, dt.date | None, dt.date | None]:
+    """How many revenue records the office has, the earliest record date and the latest."""
+    count, first, last = connection.execute(
+        select(func.count(), func.min(revenue_t.c.date), func.max(revenue_t.c.date))
+    ).one()
+    return int(count or 0), _as_date(first), _as_date(last)
 
 
 def client_count(connection: Connection) -> int:

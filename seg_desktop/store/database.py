@@ -11,15 +11,29 @@ import datetime as dt
 import os
 import re
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from sqlalchemy import Connection, Engine, Insert, create_engine, event, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 
+from seg_desktop.core.filenames import sqlite_path_problem
 from seg_desktop.store.dialect import ENGINE_EXECUTION_OPTIONS, postgresql_begin
+from seg_desktop.store.errors import (
+    CannotConnect,
+    ConnectionLost,
+    DamagedDatabase,
+    DatabaseBusy,
+    DiskFull,
+    NewerDatabase,
+    NotOurDatabase,
+    StoreError,
+)
 from seg_desktop.store.schema import (
     APPLICATION_ID,
     SCHEMA_VERSION,
@@ -28,45 +42,6 @@ from seg_desktop.store.schema import (
     Meta,
     table_of,
 )
-
-
-class StoreError(Exception):
-    """A database problem, with a message a user can act on."""
-
-
-class NotOurDatabase(StoreError):
-    """The file is not a seg_desktop database (or not a database at all)."""
-
-
-class NewerDatabase(StoreError):
-    """The database was written by a newer version of the program."""
-
-
-class DatabaseBusy(StoreError):
-    """Another program holds a lock on the database."""
-
-
-class DamagedDatabase(StoreError):
-    """The file failed the check on open; the message names the likely cause and a backup."""
-
-
-class ConnectionLost(StoreError):
-    """The connection to the office server dropped mid-transaction (a server restart).
-
-    The server rolled the transaction back, so nothing half-done was saved. The
-    engine checks a pooled connection before handing it out (`pool_pre_ping`),
-    so the next operation opens a new connection by itself.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The connection to the office server was lost; nothing half-done was saved. "
-            "Try again: seg-desktop reconnects."
-        )
-
-
-class CannotConnect(StoreError):
-    """The office server could not be reached or refused to let us in."""
 
 
 def _refuse_unsound_file(path: Path) -> None:
@@ -83,12 +58,28 @@ def _refuse_unsound_file(path: Path) -> None:
         Problem.NOT_SQLITE: NotOurDatabase,
         Problem.NEWER: NewerDatabase,
         Problem.BUSY: DatabaseBusy,
+        Problem.DISK_FULL: DiskFull,
     }
     kind = kinds.get(found.problem, DamagedDatabase)
     message = found.message
     if kind is DamagedDatabase:
         message = describe_problem_with_backup(path, message.rstrip("."))
     raise kind(message)
+
+
+def _finish_interrupted_restore(path: Path) -> None:
+    """A restore killed part-way is carried through before the file is looked at (see
+    backup.recover_interrupted_restore): otherwise the file could be the old office
+    without its log, which is neither the office nor the backup."""
+    from seg_desktop.store.backup import recover_interrupted_restore
+
+    try:
+        recover_interrupted_restore(path)
+    except OSError as error:
+        raise StoreError(
+            f"{path}: a restore was interrupted and cannot be completed "
+            f"({error.strerror or error}); check that the folder may be written by you"
+        ) from None
 
 
 Migration = Callable[[Connection], None]
@@ -124,14 +115,43 @@ def database_url(db: str | os.PathLike[str]) -> str:
         return raw
     if raw == ":memory:":
         return "sqlite://"
-    return "sqlite:///" + str(Path(raw).expanduser().resolve())
+    return sqlite_url(Path(raw).expanduser().resolve())
+
+
+def sqlite_url(path: Path, *, read_only: bool = False) -> str:
+    """The SQLAlchemy URL of a SQLite file, whatever characters its path holds.
+
+    The path travels as a percent-encoded ``file:`` URI (SQLite's ``uri=true``),
+    so a ``?``, ``#`` or ``%`` in a folder or file name is part of the name, never
+    read as a query (``what?if=1.db`` once opened a file named ``what``).
+    """
+    query = {"uri": "true", "mode": "ro"} if read_only else {"uri": "true"}
+    location = URL.create("sqlite", database=path.absolute().as_uri(), query=query)
+    return location.render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names; None for a server or an in-memory database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database
+    if not name or name == ":memory:":
+        return None
+    if name.startswith("file:") and str(parsed.query.get("uri", "")).lower() in ("true", "1"):
+        location = urlsplit(name)
+        if location.path in ("", ":memory:") or "mode=memory" in location.query:
+            return None
+        return Path(url2pathname(location.path))
+    return Path(name)
 
 
 def describe_target(url: str) -> str:
     """A URL as shown to the user: the SQLite path, or the server URL without password."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return parsed.database or ":memory:"
+        path = sqlite_path(url)
+        return str(path) if path is not None else ":memory:"
     return parsed.render_as_string(hide_password=True)
 
 
@@ -229,6 +249,24 @@ def describe_connect_failure(message: str, target: str) -> str | None:
     return None
 
 
+def _is_disk_full(error: BaseException, target: str) -> bool:
+    """Whether a driver error means a full disk (SQLite's or the server's)."""
+    from seg_desktop.store.quick_check import is_disk_full
+
+    orig = getattr(error, "orig", None) or error
+    if isinstance(orig, sqlite3.Error | OSError):
+        return is_disk_full(orig, None if "://" in target else Path(target))
+    lowered = str(orig).lower()
+    # PostgreSQL: "could not extend file ...: No space left on device".
+    return "disk is full" in lowered or "no space left" in lowered
+
+
+def disk_full_error(target: str) -> DiskFull:
+    """The error for a full disk. It claims nothing about what was saved: a failure may come
+    after an earlier step of the same job committed, so only the caller knows that."""
+    return DiskFull(f"the disk holding {target} is full; free some space and try again")
+
+
 @contextlib.contextmanager
 def translate_errors(target: str) -> Iterator[None]:
     """Turn driver errors into StoreErrors whose message names the cause."""
@@ -236,9 +274,15 @@ def translate_errors(target: str) -> Iterator[None]:
         yield
     except StoreError:
         raise
+    except OSError as error:
+        if _is_disk_full(error, target):
+            raise disk_full_error(target) from None
+        raise
     except OperationalError as error:
         if error.connection_invalidated:  # the dialect's is_disconnect said so
             raise ConnectionLost() from None
+        if _is_disk_full(error, target):
+            raise disk_full_error(target) from None
         message = str(error.orig) if error.orig is not None else str(error)
         failure = describe_connect_failure(message, target)
         if failure is not None:
@@ -254,8 +298,6 @@ def translate_errors(target: str) -> Iterator[None]:
                 f"{target} is locked by another program (another seg-desktop window, a backup "
                 "or sync tool); try again when it has finished"
             ) from None
-        if "disk is full" in lowered or "no space" in lowered:
-            raise StoreError(f"the disk holding {target} is full; nothing was saved") from None
         if "readonly" in lowered or "read-only" in lowered:
             raise StoreError(f"{target} is read-only; nothing was saved") from None
         if "file is not a database" in lowered:
@@ -269,6 +311,8 @@ def translate_errors(target: str) -> Iterator[None]:
     except (DBAPIError, sqlite3.DatabaseError) as error:
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             raise ConnectionLost() from None
+        if _is_disk_full(error, target):
+            raise disk_full_error(target) from None
         orig = getattr(error, "orig", None)
         message = str(orig) if orig is not None else str(error)
         if "file is not a database" in message or "not a database" in message:
@@ -302,8 +346,12 @@ def open_database(
     target = describe_target(url)
     engine_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        path = Path(parsed.database or "")
-        if parsed.database and parsed.database != ":memory:":
+        path = sqlite_path(url)
+        if path is not None:
+            unusable = sqlite_path_problem(path)
+            if unusable is not None:
+                raise StoreError(unusable)
+            _finish_interrupted_restore(path)
             if not path.exists() and (not create or read_only):
                 raise StoreError(
                     f"{path} does not exist (create an office with 'seg-desktop demo' or "
@@ -318,7 +366,7 @@ def open_database(
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
                 os.close(fd)
             if read_only:
-                url = f"sqlite:///file:{path}?mode=ro&uri=true"
+                url = sqlite_url(path, read_only=True)
         engine_args["connect_args"] = {"check_same_thread": False, "timeout": 5}
     engine = _make_engine(url, target, engine_args)
     database = Database(engine, url)
@@ -421,6 +469,7 @@ def _prepare(database: Database) -> None:
             version = _check_ours(connection, tables, target)
             if version < SCHEMA_VERSION:
                 migrate(connection, version)
+            _ensure_office_id(connection)
 
 
 def _check_ours(connection: Connection, tables: set[str], target: str) -> int:
@@ -443,9 +492,18 @@ def _check_ours(connection: Connection, tables: set[str], target: str) -> int:
 
 
 def _enable_wal(database: Database) -> None:
+    path = sqlite_path(database.url)
+    new_file = path is not None and path.exists() and path.stat().st_size == 0
     raw = database.engine.raw_connection()
     try:
         cursor = raw.cursor()
+        if new_file:
+            # Switching a new, empty file to WAL writes its header through a rollback
+            # journal, "<name>-journal", whose name is 4 bytes longer than "<name>-wal": an
+            # office named with 248 to 251 bytes could never be created. An empty file has
+            # nothing to protect, so that one write keeps its journal in memory; from then
+            # on the file is in WAL mode and only ever needs "-wal" and "-shm".
+            cursor.execute("PRAGMA journal_mode = MEMORY")
         cursor.execute("PRAGMA journal_mode = WAL")
         row = cursor.fetchone()
         mode = row[0] if row else None
@@ -464,8 +522,30 @@ def _create(connection: Connection) -> None:
             {"key": "application", "value": APPLICATION_ID},
             {"key": "schema_version", "value": str(SCHEMA_VERSION)},
             {"key": "created_at", "value": dt.datetime.now().isoformat(timespec="seconds")},
+            {"key": OFFICE_ID_KEY, "value": new_office_id()},
         ],
     )
+
+
+OFFICE_ID_KEY = "office_id"
+"""The meta key of an office's identity: a random id given at creation (or, for an office
+made by an older version, on its first open), kept by its backups and copies, so that a
+backup of one office is never restored over another without asking."""
+
+
+def new_office_id() -> str:
+    """A new, random office identity (32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def _ensure_office_id(connection: Connection) -> None:
+    """Give an office made before offices had an identity its own one (inside the caller's
+    write transaction)."""
+    present = connection.execute(select(Meta.value).where(Meta.key == OFFICE_ID_KEY)).first()
+    if present is None:
+        connection.execute(
+            table_of(Meta).insert(), [{"key": OFFICE_ID_KEY, "value": new_office_id()}]
+        )
 
 
 def migrate(connection: Connection, from_version: int, to_version: int | None = None) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -19,8 +18,11 @@ from seg_desktop.core.rules import (
     validate_definition,
 )
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier, default_strategy
-from seg_desktop.store.database import StoreError, insert_returning_id
+from seg_desktop.store.database import insert_returning_id
 from seg_desktop.store.dialect import binary_order
+from seg_desktop.store.errors import StoreError
+from seg_desktop.store.records import OfficeSettings as OfficeSettings
+from seg_desktop.store.records import SegmentInfo as SegmentInfo
 from seg_desktop.store.schema import (
     AutomationRuleRow,
     CriterionRow,
@@ -39,26 +41,6 @@ segment_t = table_of(Segment)
 criterion_t = table_of(CriterionRow)
 override_t = table_of(TierOverride)
 automation_rule_t = table_of(AutomationRuleRow)
-
-
-@dataclass(frozen=True)
-class OfficeSettings:
-    """Every office setting: the segmentation range and the nightly run."""
-
-    segmentation: SegmentationSettings = field(default_factory=SegmentationSettings)
-    nightly_enabled: bool = False
-    nightly_time: dt.time = dt.time(2, 0)
-
-
-@dataclass(frozen=True)
-class SegmentInfo:
-    """A saved segment: its definition and its last recomputed membership."""
-
-    id: int
-    definition: SegmentDefinition
-    member_count: int | None
-    recomputed_at: dt.datetime | None
-    recomputed_as_of: dt.date | None
 
 
 EXAMPLE_SEGMENTS = (
@@ -91,6 +73,26 @@ EXAMPLE_SEGMENTS = (
 
 
 # --- settings ---------------------------------------------------------------------------------
+
+
+PRODUCTION_CHANGED_AT = "production_inputs_changed_at"
+"""The `setting` row holding when revenue or the clients and groups last changed."""
+
+
+def note_production_inputs_changed(connection: Connection, at: dt.datetime) -> None:
+    """Remember that what a run computes from (revenue, clients, groups) changed at ``at``."""
+    connection.execute(delete(setting_t).where(setting_t.c.key == PRODUCTION_CHANGED_AT))
+    connection.execute(
+        insert(setting_t).values(key=PRODUCTION_CHANGED_AT, value=at.isoformat(timespec="seconds"))
+    )
+
+
+def production_inputs_changed_at(connection: Connection) -> dt.datetime | None:
+    """When revenue, clients or groups last changed (None: not since this was recorded)."""
+    value = connection.execute(
+        select(setting_t.c.value).where(setting_t.c.key == PRODUCTION_CHANGED_AT)
+    ).scalar()
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def get_settings(connection: Connection) -> OfficeSettings:

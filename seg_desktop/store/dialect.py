@@ -72,16 +72,6 @@ def _string_postgresql(element: String, compiler: Any, **kw: Any) -> str:
     return "VARCHAR"
 
 
-def storable_text(text: str) -> str:
-    """A text as the store keeps it on both engines: without NUL characters.
-
-    PostgreSQL cannot hold a NUL in a text value at all (SQLite can), so the
-    store drops them everywhere, and a name with a stray NUL from a damaged
-    file reads the same on both engines (exports drop them anyway).
-    """
-    return text.replace("\x00", "") if "\x00" in text else text
-
-
 class literal_position(FunctionElement[int]):
     """Position of `needle` in `haystack` (1-based, 0 if absent), matched literally.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, select
 
@@ -12,56 +11,11 @@ from seg_desktop.core.rules import MatchMode, ParsedCriterion
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store.data import _as_date
 from seg_desktop.store.dialect import binary_order
+from seg_desktop.store.records import EXPORT_COLUMNS as EXPORT_COLUMNS  # moved; re-exported
+from seg_desktop.store.records import ExportRow as ExportRow  # moved; re-exported
+from seg_desktop.store.records import RunSummary
 from seg_desktop.store.rules_sql import assignment, client, compile_segment, facts_from, stats
-from seg_desktop.store.runs import RunSummary
 from seg_desktop.store.schema import ClientGroup, ClientTag, GroupMember, RunAssignment, table_of
-
-EXPORT_COLUMNS = (
-    "ref",
-    "name",
-    "email",
-    "status",
-    "tags",
-    "groups",
-    "total_revenue",
-    "invoice_count",
-    "first_invoice_date",
-    "last_invoice_date",
-    "average_invoice_amount",
-    "production",
-    "tier",
-    "group_tier",
-    "computed_tier",
-)
-"""The column keys of every export, in order: the SPEC's (section 4), then `computed_tier`,
-which is empty unless a manual override decided `tier` (then it is the engine's own tier)."""
-
-
-@dataclass(frozen=True)
-class ExportRow:
-    """One client's export line; money in cents, dates as dates, empty as None."""
-
-    client_id: int
-    ref: str
-    name: str
-    email: str | None
-    status: str | None
-    tags: str
-    groups: str
-    total_revenue: int
-    invoice_count: int
-    first_invoice_date: dt.date | None
-    last_invoice_date: dt.date | None
-    average_invoice_amount: int | None
-    production: int | None
-    tier: str | None
-    group_tier: str | None
-    computed_tier: str | None = None
-    """The engine's own tier where a manual override decided `tier`."""
-
-    def values(self) -> tuple[object, ...]:
-        """The values in EXPORT_COLUMNS order."""
-        return tuple(getattr(self, key) for key in EXPORT_COLUMNS)
 
 
 def iter_export_rows(

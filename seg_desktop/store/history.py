@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -34,13 +34,30 @@ from sqlalchemy import (
 )
 
 from seg_desktop.core.engine import Trigger
-from seg_desktop.core.money import Cents, divide_rounded, format_money
-from seg_desktop.core.movement import RunComparison, compare_placements, tier_labels
+from seg_desktop.core.money import Cents, divide_rounded
+from seg_desktop.core.movement import compare_placements, tier_labels
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import runs
-from seg_desktop.store.database import StoreError
 from seg_desktop.store.dialect import binary_order
-from seg_desktop.store.runs import RunSummary
+from seg_desktop.store.errors import StoreError
+from seg_desktop.store.records import (
+    ClientLine,
+    ComparedRuns,
+    RunSummary,
+    RunTierCounts,
+    SegmentComparison,
+    SegmentOverlap,
+    SegmentStats,
+    SubjectLabel,
+    TierLine,
+    TierReport,
+    TierTrend,
+    share_bp,
+)
+from seg_desktop.store.records import MembershipLogEntry as MembershipLogEntry  # moved
+from seg_desktop.store.records import NightlyFailure as NightlyFailure  # moved; re-exported
+from seg_desktop.store.records import TierChange as TierChange  # moved; re-exported
+from seg_desktop.store.records import format_share as format_share  # moved; re-exported
 from seg_desktop.store.schema import (
     Client,
     ClientGroup,
@@ -69,20 +86,6 @@ NIGHTLY_ERROR_KEY = "nightly_last_error"
 SCHEDULED_TRIGGERS = (Trigger.NIGHTLY, Trigger.COMMAND_LINE)
 """Runs that count as "the nightly run" for the start-up catch-up: the window's
 timer, and the ``run`` command the system's scheduler starts."""
-
-
-def share_bp(part: Cents, whole: Cents) -> int | None:
-    """``part`` as basis points of ``whole`` (12.34 % -> 1234); None when ``whole`` <= 0."""
-    if whole <= 0:
-        return None
-    return divide_rounded(part * 10_000, whole)
-
-
-def format_share(basis_points: int | None) -> str:
-    """'12.34 %' for 1234; an en dash when there is no share."""
-    if basis_points is None:
-        return "–"
-    return f"{format_money(basis_points)} %"
 
 
 # --- one run's assignments ---------------------------------------------------------------------
@@ -143,31 +146,6 @@ def previous_run_id(connection: Connection, run_id: int) -> int | None:
 # --- comparing two runs ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SubjectLabel:
-    """How a client (ref and name) or a group (name) is shown in lists."""
-
-    subject_id: int
-    ref: str
-    name: str
-
-
-@dataclass(frozen=True)
-class ComparedRuns:
-    """Two runs of one strategy compared, with the names of the subjects in the lists."""
-
-    older: RunSummary
-    newer: RunSummary
-    kind: StrategyKind
-    comparison: RunComparison
-    labels: dict[int, SubjectLabel] = field(repr=False)
-
-    def label(self, subject_id: int) -> SubjectLabel:
-        """A subject's ref and name ("(deleted)" when it no longer exists)."""
-        found = self.labels.get(subject_id)
-        return found or SubjectLabel(subject_id, "", f"(deleted, id {subject_id})")
-
-
 def _placements(
     connection: Connection, run_id: int, kind: StrategyKind
 ) -> dict[int, tuple[int, Cents]]:
@@ -209,56 +187,6 @@ def compare_runs(
 
 
 # --- reports -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TierLine:
-    """One tier of a report: how many, how much, its share, the average."""
-
-    position: int
-    name: str
-    monthly_lower: Cents
-    effective_lower: Cents
-    clients: int
-    revenue: Cents
-    share: int | None
-    """Basis points of the report's total revenue."""
-    average: Cents | None
-    """Revenue per client, rounded to the cent (None when the tier is empty)."""
-
-
-@dataclass(frozen=True)
-class TierReport:
-    """Clients and revenue per tier in a run, for the office or a segment's members."""
-
-    run: RunSummary
-    kind: StrategyKind
-    scope: str
-    """"Whole office" or the segment's name."""
-    segment_id: int | None
-    lines: tuple[TierLine, ...]
-    office_revenue: Cents
-    """The whole office's production in the run (a segment's share is of this)."""
-
-    @property
-    def clients(self) -> int:
-        """How many clients (or groups) the report covers."""
-        return sum(line.clients for line in self.lines)
-
-    @property
-    def revenue(self) -> Cents:
-        """Their production summed."""
-        return sum(line.revenue for line in self.lines)
-
-    @property
-    def average(self) -> Cents | None:
-        """Average production per client."""
-        return divide_rounded(self.revenue, self.clients) if self.clients else None
-
-    @property
-    def share_of_office(self) -> int | None:
-        """The scope's revenue as basis points of the office's."""
-        return share_bp(self.revenue, self.office_revenue)
 
 
 def _segment_name(connection: Connection, segment_id: int) -> str:
@@ -330,32 +258,6 @@ def tier_report(
     return TierReport(run, kind, scope, segment_id, tuple(lines), office_revenue)
 
 
-@dataclass(frozen=True)
-class RunTierCounts:
-    """How many were in each tier (by position) in one run."""
-
-    run_id: int
-    created_at: dt.datetime
-    as_of: dt.date
-    counts: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class TierTrend:
-    """Tier counts over the last runs, oldest first: the data of the trend chart.
-
-    Series are tier positions named as in the newest run (the rule of
-    :mod:`seg_desktop.core.movement`).
-    """
-
-    tier_names: tuple[str, ...]
-    runs: tuple[RunTierCounts, ...]
-
-    def series(self, position: int) -> list[int]:
-        """One tier's count in every run, oldest first (0 where a run had no such tier)."""
-        return [r.counts[position] if position < len(r.counts) else 0 for r in self.runs]
-
-
 def tier_trend(
     connection: Connection,
     last: int = 12,
@@ -402,18 +304,6 @@ def tier_trend(
     longest = max(summaries, key=lambda s: len(s.tiers[kind])).tiers[kind]
     names = tier_labels([t.name for t in longest], newest.names)
     return TierTrend(names, tuple(points))
-
-
-@dataclass(frozen=True)
-class ClientLine:
-    """A client in a list: who, its tier and production in the current run, all-time revenue."""
-
-    client_id: int
-    ref: str
-    name: str
-    tier: str | None
-    production: Cents | None
-    total_revenue: Cents
 
 
 def _client_lines_query(run_id: int | None) -> Select[Any]:
@@ -482,37 +372,6 @@ def client_lines(connection: Connection, client_ids: Sequence[int]) -> list[Clie
 
 
 # --- segments side by side and their overlap -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SegmentStats:
-    """One segment's column in the side-by-side comparison."""
-
-    segment_id: int
-    name: str
-    members: int
-    revenue: Cents
-    """Members' production in the current run."""
-    average: Cents | None
-    share: int | None
-    """``revenue`` as basis points of the office's production."""
-    total_revenue: Cents
-    """Members' all-time revenue (the ``total_revenue`` rule field, summed)."""
-    tier_mix: tuple[int, ...]
-    """Members per tier position of the current run (members without a tier are left out)."""
-    recomputed_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class SegmentComparison:
-    """Two or more segments side by side, against the whole office."""
-
-    run: RunSummary | None
-    tier_names: tuple[str, ...]
-    office_clients: int
-    office_revenue: Cents
-    office_total_revenue: Cents
-    segments: tuple[SegmentStats, ...]
 
 
 def compare_segments(connection: Connection, segment_ids: Sequence[int]) -> SegmentComparison:
@@ -600,23 +459,6 @@ def compare_segments(connection: Connection, segment_ids: Sequence[int]) -> Segm
     return SegmentComparison(run, names, office_clients, office_revenue, office_total, tuple(stats))
 
 
-@dataclass(frozen=True)
-class SegmentOverlap:
-    """Who is in A and B, in A only, in B only (stored memberships), each by ref."""
-
-    a_id: int
-    a_name: str
-    b_id: int
-    b_name: str
-    both: tuple[ClientLine, ...]
-    only_a: tuple[ClientLine, ...]
-    only_b: tuple[ClientLine, ...]
-
-    def list_of(self, key: str) -> tuple[ClientLine, ...]:
-        """One of the three lists by its key: "both", "only_a" or "only_b"."""
-        return {"both": self.both, "only_a": self.only_a, "only_b": self.only_b}[key]
-
-
 def segment_overlap(connection: Connection, a_id: int, b_id: int) -> SegmentOverlap:
     """The overlap of two segments' stored memberships, with each client's line."""
     a_name, b_name = _segment_name(connection, a_id), _segment_name(connection, b_id)
@@ -648,27 +490,6 @@ def segment_overlap(connection: Connection, a_id: int, b_id: int) -> SegmentOver
 # --- the membership log and tier changes -----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MembershipLogEntry:
-    """A client entering or leaving a segment or a tier, and why."""
-
-    at: dt.datetime
-    kind: str
-    """'segment' or 'tier'."""
-    subject: str
-    """As stored: a segment's name, or "<strategy kind>:<tier name>"."""
-    entered: bool
-    cause: str
-
-    @property
-    def label(self) -> str:
-        """The subject in words: "Segment Active Clients", "Tier Gold"."""
-        if self.kind == "tier":
-            kind, _, name = self.subject.partition(":")
-            return f"Tier {name}" if kind == IND.value else f"{kind} tier {name}"
-        return f"Segment {self.subject}"
-
-
 def membership_log(
     connection: Connection, client_id: int, limit: int | None = None
 ) -> list[MembershipLogEntry]:
@@ -690,14 +511,6 @@ def membership_log(
         MembershipLogEntry(at, str(kind), str(subject), bool(entered), str(cause))
         for at, kind, subject, entered, cause in connection.execute(query)
     ]
-
-
-class TierChange(NamedTuple):
-    """A client's individual tier in the previous run and in the current one."""
-
-    old_tier: str
-    new_tier: str
-    moved_up: bool
 
 
 def changed_since_previous_run(connection: Connection) -> dict[int, TierChange]:
@@ -735,14 +548,6 @@ def changed_since_previous_run(connection: Connection) -> dict[int, TierChange]:
 
 
 # --- the nightly run's bookkeeping --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NightlyFailure:
-    """A nightly run that failed, kept until the user has seen it."""
-
-    at: dt.datetime
-    message: str
 
 
 def last_scheduled_run_at(connection: Connection) -> dt.datetime | None:

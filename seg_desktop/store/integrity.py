@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import BigInteger, Connection, cast, func, select
 
 from seg_desktop.store.data import refresh_rollups
-from seg_desktop.store.database import StoreError, open_database
+from seg_desktop.store.database import open_database
+from seg_desktop.store.errors import StoreError
+from seg_desktop.store.records import CheckReport as CheckReport
 from seg_desktop.store.schema import ClientMonth, ClientStats, Revenue, Run, RunAssignment
-
-
-@dataclass
-class CheckReport:
-    """The findings of a check and its verdict."""
-
-    target: str
-    lines: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    opened: bool = True
-
-    @property
-    def ok(self) -> bool:
-        """Whether no problem was found."""
-        return not self.problems
-
-    @property
-    def verdict(self) -> str:
-        """One line a user can act on."""
-        if self.ok:
-            return f"OK: {self.target} passed every check."
-        if not self.opened:
-            return f"NOT CHECKED: {self.problems[0]}"
-        return "DAMAGED: " + "; ".join(self.problems)
 
 
 def check_database(db: str | os.PathLike[str]) -> CheckReport:
@@ -45,7 +22,7 @@ def check_database(db: str | os.PathLike[str]) -> CheckReport:
         # A SQLite file: the full page check, read-only, before anything opens it for
         # writing (which could fold a stale log into it or make a new office of a 0-byte file).
         from seg_desktop.store.backup import describe_problem_with_backup
-        from seg_desktop.store.quick_check import diagnose
+        from seg_desktop.store.quick_check import Problem, diagnose
 
         if not Path(raw).exists() or Path(raw).stat().st_size == 0:
             what = "does not exist" if not Path(raw).exists() else "is empty: not an office yet"
@@ -54,7 +31,10 @@ def check_database(db: str | os.PathLike[str]) -> CheckReport:
             return report
         found = diagnose(raw, full=True)
         if found is not None:
-            report.problems.append(describe_problem_with_backup(raw, found.message.rstrip(".")))
+            if found.problem is Problem.DISK_FULL:  # the file is fine: no backup is called for
+                report.problems.append(found.message)
+            else:
+                report.problems.append(describe_problem_with_backup(raw, found.message.rstrip(".")))
             report.opened = bool(found.problem.is_damage)  # damage: DAMAGED; not ours: NOT CHECKED
             return report
         report.lines.append("SQLite integrity check: ok")

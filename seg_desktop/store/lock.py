@@ -17,90 +17,28 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from seg_desktop.store.database import StoreError
+from seg_desktop.core.filenames import fitted_name
+from seg_desktop.store.errors import DiskFull, LockHeld, StoreError
+from seg_desktop.store.quick_check import is_disk_full
+from seg_desktop.store.records import LockOwner
 
 LOCK_SUFFIX = ".lock"
-PROGRAM = "seg-desktop"
 # Windows locks are mandatory: a locked byte cannot even be read. The lock sits far
 # beyond the recorded owner so the owner stays readable by the instance that is refused.
 _WINDOWS_LOCK_OFFSET = 1 << 20
 _ATTEMPTS = 20
 
 
-@dataclass(frozen=True)
-class LockOwner:
-    """Who holds a database's writer lock."""
-
-    pid: int
-    host: str
-    started_at: dt.datetime
-    program: str = PROGRAM
-
-    def describe(self, today: dt.date | None = None) -> str:
-        """'seg-desktop (pid 1234) on host X since 14:02' (with the date if not today)."""
-        day = today or dt.date.today()
-        when = (
-            f"{self.started_at:%H:%M}"
-            if self.started_at.date() == day
-            else f"{self.started_at:%Y-%m-%d %H:%M}"
-        )
-        place = (
-            f"on this computer ({self.host})"
-            if self.host == socket.gethostname()
-            else f"on another computer ({self.host})"
-        )
-        return f"{self.program} (pid {self.pid}) {place} since {when}"
-
-    def to_json(self) -> str:
-        """The owner as written into the lock file."""
-        return json.dumps(
-            {
-                "program": self.program,
-                "pid": self.pid,
-                "host": self.host,
-                "started_at": self.started_at.isoformat(timespec="seconds"),
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> LockOwner | None:
-        """The owner recorded in a lock file, or None if it cannot be read (half-written)."""
-        try:
-            facts = json.loads(text)
-            return cls(
-                pid=int(facts["pid"]),
-                host=str(facts["host"]),
-                started_at=dt.datetime.fromisoformat(str(facts["started_at"])),
-                program=str(facts.get("program", PROGRAM)),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-
-
-class LockHeld(StoreError):
-    """Another instance holds the database's writer lock."""
-
-    def __init__(self, db_path: Path, owner: LockOwner | None) -> None:
-        self.db_path = db_path
-        self.owner = owner
-        who = owner.describe() if owner is not None else "another seg-desktop"
-        super().__init__(
-            f"{db_path} is in use by {who}; open it read-only, or close the other one first"
-        )
-
-
 def lock_path(db_path: str | os.PathLike[str]) -> Path:
     """The lock file of a database: ``<db>.lock`` beside the real file (symlinks resolved)."""
     path = Path(db_path).expanduser().resolve()
-    return path.with_name(path.name + LOCK_SUFFIX)
+    return path.with_name(fitted_name(path.name, LOCK_SUFFIX))
 
 
 def _try_lock(descriptor: int) -> bool:
@@ -235,9 +173,17 @@ def acquire_writer_lock(
                 _unlock(descriptor)
                 os.close(descriptor)
                 continue
-            os.ftruncate(descriptor, 0)
-            os.lseek(descriptor, 0, os.SEEK_SET)
-            os.write(descriptor, (owner.to_json() + "\n").encode("utf-8"))
+            try:
+                os.ftruncate(descriptor, 0)
+                os.lseek(descriptor, 0, os.SEEK_SET)
+                os.write(descriptor, (owner.to_json() + "\n").encode("utf-8"))
+            except OSError as error:
+                if is_disk_full(error):
+                    raise DiskFull(
+                        f"the disk holding {db} is full (even the lock file {path.name} cannot "
+                        "be written); free some space and try again"
+                    ) from None
+                raise
         except BaseException:
             with contextlib.suppress(OSError):
                 os.close(descriptor)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Connection, Table, cast, func, inspect, select
 
-from seg_desktop.store.database import Database, StoreError, open_database
+from seg_desktop.store.database import Database, open_database
 from seg_desktop.store.dialect import reset_id_sequence
+from seg_desktop.store.errors import StoreError
 from seg_desktop.store.schema import Base, Revenue, table_of
 
 _BATCH = 10_000

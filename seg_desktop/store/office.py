@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, cast
 
 from seg_desktop.core.automation import AutomationRule, validate_rule
-from seg_desktop.core.engine import Cancelled, Override, Progress, Trigger
+from seg_desktop.core.engine import Cancelled, Override, Progress, RunCancelled, Trigger
+from seg_desktop.core.records import ClientRow, RevenueRow, RowProblem
 from seg_desktop.core.rules import (
     ClientFacts,
     Criterion,
@@ -24,11 +26,10 @@ from seg_desktop.core.rules import (
     validate_definition,
 )
 from seg_desktop.core.tiers import Strategy, StrategyKind
-from seg_desktop.store import automation, data, definitions, runs, segments, tags
+from seg_desktop.store import automation, data, definitions, importing, runs, segments, tags
 from seg_desktop.store.automation import (
     ActivityEntry,
     ActivityMark,
-    AutomationOutcome,
     BatchInfo,
     EmailMessage,
     FollowUp,
@@ -36,36 +37,56 @@ from seg_desktop.store.automation import (
     SendAttempt,
     TaskCounts,
 )
-from seg_desktop.store.database import Database, StoreError, open_database
+from seg_desktop.store.backup import sqlite_file, take_backup
+from seg_desktop.store.changes import Area, Changes
+from seg_desktop.store.database import open_database
 from seg_desktop.store.definitions import OfficeSettings, SegmentInfo
+from seg_desktop.store.errors import ImportStopped, StoreError
 from seg_desktop.store.export_rows import ExportRow, iter_export_rows
-from seg_desktop.store.runs import RunSummary
+from seg_desktop.store.office_base import OfficeBase, Today
+from seg_desktop.store.office_clients import ClientsRoom
+from seg_desktop.store.office_files import FilesRoom
+from seg_desktop.store.office_history import HistoryRoom
+from seg_desktop.store.records import AutomationOutcome, Definitions, MergeCounts, RunSummary
 
 
 @dataclass(frozen=True)
-class Definitions:
-    """What a definitions file carries: any part may be absent (None / empty = keep)."""
+class Filled:
+    """What :meth:`Office.fill_empty` wrote."""
 
-    settings: OfficeSettings | None = None
-    strategies: Sequence[Strategy] = ()
-    segments: Sequence[SegmentDefinition] = ()
-    extra: dict[str, object] = field(default_factory=dict)
-    automations: Sequence[AutomationRule] = ()
+    records: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    changes: Changes
 
 
-class Office:
-    """An open office database and the operations on it."""
+class _DryRun(Exception):
+    """Rolls a preview's transaction back, carrying what it would have done."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(self, counts: MergeCounts) -> None:
+        super().__init__("preview")
+        self.counts = counts
+
+
+class Office(ClientsRoom, HistoryRoom, FilesRoom, OfficeBase):
+    """An open office database and the operations on it.
+
+    Every write is one unit of work (`store.unit_of_work`): it refreshes what
+    depends on what it touched before it commits, and returns the `Changes`.
+    """
 
     @classmethod
     def open(
-        cls, db: str | os.PathLike[str], *, create: bool = True, read_only: bool = False
+        cls,
+        db: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        today: Today = dt.date.today,
     ) -> Office:
         """Open (creating, upgrading and seeding a new office as needed) the database at `db`."""
         database = open_database(db, create=create, read_only=read_only)
-        office = cls(database)
+        office = cls(database, today)
         if not read_only:
             # Looked at first in a read: opening an office that has them takes no write
             # lock, so it never waits for another desktop's long run or import.
@@ -97,20 +118,24 @@ class Office:
         with self.database.read() as connection:
             return definitions.get_settings(connection)
 
-    def save_settings(self, settings: OfficeSettings) -> None:
+    def save_settings(self, settings: OfficeSettings) -> Changes:
         """Replace the office settings."""
-        with self.database.write() as connection:
-            definitions.save_settings(connection, settings)
+        with self._write() as work:
+            definitions.save_settings(work.connection, settings)
+            work.touched(Area.SETTINGS)
+        return work.changes
 
     def strategies(self) -> dict[StrategyKind, Strategy]:
         """Both tier strategies."""
         with self.database.read() as connection:
             return definitions.get_strategies(connection)
 
-    def save_strategy(self, strategy: Strategy) -> None:
+    def save_strategy(self, strategy: Strategy) -> Changes:
         """Replace a strategy (validated first)."""
-        with self.database.write() as connection:
-            definitions.save_strategy(connection, strategy)
+        with self._write() as work:
+            definitions.save_strategy(work.connection, strategy)
+            work.touched(Area.STRATEGIES)
+        return work.changes
 
     def segments(self) -> list[SegmentInfo]:
         """Every rule segment with its last membership count."""
@@ -133,21 +158,20 @@ class Office:
         definition: SegmentDefinition,
         segment_id: int | None = None,
         as_of: dt.date | None = None,
-    ) -> int:
-        """Create or replace a segment and recompute its membership in the same transaction."""
-        with self.database.write() as connection:
-            new_id = definitions.save_segment(connection, definition, segment_id)
+    ) -> tuple[int, Changes]:
+        """Create or replace a segment and recompute memberships in the same transaction.
+
+        Returns the segment's id and the changes.
+        """
+        with self._write(as_of) as work:
+            new_id = definitions.save_segment(work.connection, definition, segment_id)
             change = "created" if segment_id is None else "changed"
-            segments.recompute_all(
-                connection,
-                as_of or dt.date.today(),
-                segment_causes={new_id: f"definition of '{definition.name.strip()}' {change}"},
-            )
-            return new_id
+            work.segment_defined(new_id, f"definition of '{definition.name.strip()}' {change}")
+        return new_id, work.changes
 
     def segment_from_clients(
         self, name: str, client_ids: Sequence[int], tag: str, as_of: dt.date | None = None
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, Changes]:
         """A new segment "Tags has the tag <tag>" whose members start as these clients.
 
         A segment's members always follow its rules (SPEC section 3), so a list
@@ -155,7 +179,7 @@ class Office:
         segment selects it. Removing the tag from a client drops it from the
         segment. One transaction: the tags, the segment and every segment's
         membership (a segment may already select the tag). Returns (segment id,
-        clients newly tagged); RuleValueError / StoreError for a bad name or tag.
+        clients newly tagged, changes); RuleValueError / StoreError for a bad name or tag.
         """
         tag = tag.strip()
         if not tag or ";" in tag:
@@ -164,38 +188,40 @@ class Office:
             name.strip(), (Criterion(RuleField.TAGS, Operator.EQUALS, tag),), MatchMode.ALL
         )
         validate_definition(definition)
-        with self.database.write() as connection:
-            tagged = tags.add_tag(connection, client_ids, tag)
-            new_id = definitions.save_segment(connection, definition, None)
-            segments.recompute_all(
-                connection,
-                as_of or dt.date.today(),
-                cause=f"tag '{tag}' given to {tagged:,} clients",
-                segment_causes={new_id: f"segment '{definition.name}' created from a list"},
-            )
-            return new_id, tagged
+        with self._write(as_of) as work:
+            tagged = tags.add_tag(work.connection, client_ids, tag)
+            work.clients_changed(client_ids, cause=f"tag '{tag}' given to {tagged:,} clients")
+            new_id = definitions.save_segment(work.connection, definition, None)
+            work.segment_defined(new_id, f"segment '{definition.name}' created from a list")
+        return new_id, tagged, work.changes
 
-    def delete_segment(self, segment_id: int) -> None:
+    def delete_segment(self, segment_id: int) -> Changes:
         """Delete a segment; clients are untouched."""
-        with self.database.write() as connection:
-            definitions.delete_segment(connection, segment_id)
+        with self._write() as work:
+            definitions.delete_segment(work.connection, segment_id)
+            work.touched(Area.SEGMENTS)
+        return work.changes
 
     def overrides(self) -> list[Override]:
         """Every manual override."""
         with self.database.read() as connection:
             return definitions.list_overrides(connection)
 
-    def set_override(self, override: Override) -> None:
-        """Pin a client or group to a tier."""
-        with self.database.write() as connection:
-            definitions.set_override(connection, override)
+    def set_override(self, override: Override) -> Changes:
+        """Pin a client or group to a tier (it takes effect at the next run)."""
+        with self._write() as work:
+            definitions.set_override(work.connection, override)
+            work.touched(Area.OVERRIDES)
+        return work.changes
 
-    def remove_override(self, kind: StrategyKind, subject_id: int) -> None:
-        """Remove a pin."""
-        with self.database.write() as connection:
-            definitions.remove_override(connection, kind, subject_id)
+    def remove_override(self, kind: StrategyKind, subject_id: int) -> Changes:
+        """Remove a pin (it takes effect at the next run)."""
+        with self._write() as work:
+            definitions.remove_override(work.connection, kind, subject_id)
+            work.touched(Area.OVERRIDES)
+        return work.changes
 
-    def replace_definitions(self, new: Definitions) -> None:
+    def replace_definitions(self, new: Definitions) -> Changes:
         """Apply a definitions file: all of it or, if any part is invalid, nothing at all."""
         for strategy in new.strategies:
             strategy.validate()
@@ -211,7 +237,9 @@ class Office:
             raise StoreError(f"the file defines the automation rule '{sorted(repeated)[0]}' twice")
         for rule in new.automations:
             validate_rule(rule)
-        with self.database.write() as connection:
+        with self._write() as work:
+            connection = work.connection
+            work.touched(Area.SETTINGS, Area.STRATEGIES, cause="definitions file imported")
             if new.settings is not None:
                 definitions.save_settings(connection, new.settings)
             for strategy in new.strategies:
@@ -221,10 +249,13 @@ class Office:
                 definitions.save_segment(
                     connection, definition, existing.get(definition.name.strip())
                 )
-            segments.recompute_all(connection, dt.date.today(), cause="definitions file imported")
-            # After the recompute, so a new rule starts from the new memberships (a rule
-            # on a segment the file adds does not fire for all its first members).
+            work.touched(Area.SEGMENTS)
+            # The memberships first, so a new rule starts from the new memberships (a
+            # rule on a segment the file adds does not fire for all its first members).
+            work.refresh_now()
             automation.replace_rules(connection, new.automations)
+            work.touched(Area.AUTOMATION)
+        return work.changes
 
     def export_definitions(self) -> Definitions:
         """Everything a definitions file carries."""
@@ -244,12 +275,30 @@ class Office:
         trigger: Trigger = Trigger.MANUAL,
         progress: Progress | None = None,
         cancelled: Cancelled | None = None,
-    ) -> RunSummary:
-        """Run segmentation, save it atomically, then recompute the segments (tier field)."""
-        day = as_of or dt.date.today()
-        summary = runs.run_segmentation(self.database, day, trigger, progress, cancelled)
-        self.recompute_segments(day, cause=f"run {summary.id}")
-        return summary
+    ) -> tuple[RunSummary, Changes]:
+        """Run segmentation: the run, every segment's membership and the rules, all or nothing.
+
+        Returns the saved run and the changes. On any failure (InsufficientData,
+        RunCancelled, StrategyError, StoreError) nothing is saved and the
+        previous run stays current.
+        """
+        day = as_of or self.today()
+        report = progress or (lambda _f, _m: None)
+        with runs.one_run_at_a_time(self.database), self._write(day, progress, cancelled) as work:
+            run_id, outcome = runs.compute_and_save(
+                work.connection, day, trigger, report, cancelled
+            )
+            work.run_saved(run_id)
+            work.automation_acted(outcome)
+            report(0.85, "Recomputing segments")
+        # Nothing after the commit may raise: the run is saved (no progress report here).
+        assert work.changes.run is not None
+        return work.changes.run, work.changes
+
+    def production_inputs_changed_at(self) -> dt.datetime | None:
+        """When revenue, clients or groups last changed (a run older than that is out of date)."""
+        with self._read() as connection:
+            return definitions.production_inputs_changed_at(connection)
 
     def current_run(self) -> RunSummary | None:
         """The current run, if any."""
@@ -267,28 +316,40 @@ class Office:
         progress: Progress | None = None,
         cancelled: Cancelled | None = None,
         cause: str | None = None,
-    ) -> dict[int, int]:
-        """Recompute every segment's membership; segment id -> count.
+    ) -> Changes:
+        """Recompute every segment's membership (``changes.segment_counts``: id -> count).
 
         ``cause`` is what the membership log gives as the reason for who
         entered or left ("revenue imported"; default "recomputed as of <date>").
         """
-        with self.database.write() as connection:
-            return segments.recompute_all(
-                connection, as_of or dt.date.today(), progress, cancelled, cause
-            )
+        with self._write(as_of, progress, cancelled) as work:
+            work.touched(Area.DATE, cause=cause)
+        return work.changes
+
+    def roll_over(self, as_of: dt.date | None = None) -> Changes:
+        """Bring relative dates up to ``as_of`` (today): recompute if any segment is older.
+
+        Called when the window opens and at midnight; changes nothing (and takes
+        no write lock) when every segment was already computed for that day.
+        """
+        day = as_of or self.today()
+        with self._read() as connection:
+            stale = segments.computed_before(connection, day)
+        if not stale:
+            return Changes()
+        return self.recompute_segments(day, cause=f"a new day: {day.isoformat()}")
 
     def count_matching(self, definition: SegmentDefinition, as_of: dt.date | None = None) -> int:
         """How many clients a definition matches (the editor's live preview)."""
         with self.database.read() as connection:
-            return segments.count_matching(connection, definition, as_of or dt.date.today())
+            return segments.count_matching(connection, definition, as_of or self.today())
 
     def matching_ids(
         self, definition: SegmentDefinition, as_of: dt.date | None = None
     ) -> list[int]:
         """The clients a definition matches."""
         with self.database.read() as connection:
-            return segments.matching_ids(connection, definition, as_of or dt.date.today())
+            return segments.matching_ids(connection, definition, as_of or self.today())
 
     def segment_member_ids(self, segment_id: int) -> list[int]:
         """A segment's stored members."""
@@ -302,25 +363,39 @@ class Office:
         with self.database.read() as connection:
             return automation.list_rules(connection)
 
-    def save_automation_rule(self, rule: AutomationRule, rule_id: int | None = None) -> int:
+    def save_automation_rule(
+        self, rule: AutomationRule, rule_id: int | None = None
+    ) -> tuple[int, Changes]:
         """Create or replace an automation rule (validated; its segment or tier must exist)."""
-        with self.database.write() as connection:
-            return automation.save_rule(connection, rule, rule_id)
+        with self._write() as work:
+            new_id = automation.save_rule(work.connection, rule, rule_id)
+            work.touched(Area.AUTOMATION)
+        return new_id, work.changes
 
-    def pause_automation_rule(self, rule_id: int, paused: bool = True) -> None:
+    def pause_automation_rule(self, rule_id: int, paused: bool = True) -> Changes:
         """Pause (or resume) a rule."""
-        with self.database.write() as connection:
-            automation.set_paused(connection, rule_id, paused)
+        with self._write() as work:
+            automation.set_paused(work.connection, rule_id, paused)
+            work.touched(Area.AUTOMATION)
+        return work.changes
 
-    def delete_automation_rule(self, rule_id: int) -> None:
+    def delete_automation_rule(self, rule_id: int) -> Changes:
         """Delete a rule (its log, tasks and batches stay)."""
-        with self.database.write() as connection:
-            automation.delete_rule(connection, rule_id)
+        with self._write() as work:
+            automation.delete_rule(work.connection, rule_id)
+            work.touched(Area.AUTOMATION)
+        return work.changes
 
-    def apply_automations(self, cause: str = "applied by hand") -> AutomationOutcome:
-        """Evaluate every active rule now, against the stored memberships."""
-        with self.database.write() as connection:
-            return automation.apply_rules(connection, cause)
+    def apply_automations(
+        self, cause: str = "applied by hand"
+    ) -> tuple[AutomationOutcome, Changes]:
+        """Evaluate every active rule now; segments that read the tags they set follow.
+
+        Returns what the rules did and the changes (one transaction).
+        """
+        with self._write() as work:
+            work.apply_rules(cause)
+        return work.changes.automation or AutomationOutcome(), work.changes
 
     def automation_mark(self) -> ActivityMark:
         """Where the activity log stands now (see :meth:`automation_outcome_since`)."""
@@ -357,22 +432,28 @@ class Office:
     def task_counts(self, today: dt.date | None = None) -> TaskCounts:
         """Open tasks, due today, overdue."""
         with self.database.read() as connection:
-            return automation.task_counts(connection, today or dt.date.today())
+            return automation.task_counts(connection, today or self.today())
 
-    def complete_task(self, task_id: int, done: bool = True) -> None:
+    def complete_task(self, task_id: int, done: bool = True) -> Changes:
         """Mark a task done (or open again)."""
-        with self.database.write() as connection:
-            automation.complete_task(connection, task_id, done)
+        with self._write() as work:
+            automation.complete_task(work.connection, task_id, done)
+            work.touched(Area.TASKS)
+        return work.changes
 
-    def snooze_task(self, task_id: int, until: dt.date) -> None:
+    def snooze_task(self, task_id: int, until: dt.date) -> Changes:
         """Move a task's due date."""
-        with self.database.write() as connection:
-            automation.snooze_task(connection, task_id, until)
+        with self._write() as work:
+            automation.snooze_task(work.connection, task_id, until)
+            work.touched(Area.TASKS)
+        return work.changes
 
-    def reassign_task(self, task_id: int, assignee: str) -> None:
+    def reassign_task(self, task_id: int, assignee: str) -> Changes:
         """Give a task to someone else."""
-        with self.database.write() as connection:
-            automation.reassign_task(connection, task_id, assignee)
+        with self._write() as work:
+            automation.reassign_task(work.connection, task_id, assignee)
+            work.touched(Area.TASKS)
+        return work.changes
 
     def email_batches(self) -> list[BatchInfo]:
         """Every prepared email batch, newest first."""
@@ -386,25 +467,114 @@ class Office:
         with self.database.read() as connection:
             return automation.batch_messages(connection, batch_id, message_ids)
 
-    def record_email_send(self, message_id: int, ok: bool, detail: str) -> None:
+    def record_email_send(self, message_id: int, ok: bool, detail: str) -> Changes:
         """Record one attempt to send a message (sent, or failed and retryable)."""
-        with self.database.write() as connection:
-            automation.record_send(connection, message_id, ok, detail)
+        with self._write() as work:
+            automation.record_send(work.connection, message_id, ok, detail)
+            work.touched(Area.EMAIL)
+        return work.changes
 
     def mail_settings_text(self) -> str | None:
         """The outgoing mail server's settings as saved (JSON; see ``io.mail.SmtpSettings``)."""
         with self.database.read() as connection:
             return automation.mail_settings_text(connection)
 
-    def save_mail_settings_text(self, value: str) -> None:
+    def save_mail_settings_text(self, value: str) -> Changes:
         """Save the outgoing mail server's settings (JSON; the password is in the keyring)."""
-        with self.database.write() as connection:
-            automation.save_mail_settings_text(connection, value)
+        with self._write() as work:
+            automation.save_mail_settings_text(work.connection, value)
+            work.touched(Area.EMAIL)
+        return work.changes
 
     def email_send_log(self, batch_id: int) -> list[SendAttempt]:
         """Every attempt to send a batch's messages."""
         with self.database.read() as connection:
             return automation.send_log(connection, batch_id)
+
+    # --- import ---------------------------------------------------------------------------
+
+    def import_rows(
+        self,
+        kind: Literal["clients", "revenue"],
+        rows: Iterable[ClientRow | RevenueRow | RowProblem],
+        note_problem: Callable[[RowProblem], None],
+        *,
+        dry_run: bool = False,
+        backup: bool = True,
+        progress: Progress | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> tuple[MergeCounts, Changes]:
+        """Merge rows read from a file: one transaction with the rollups and the segments.
+
+        A dry run merges and rolls back (the preview's counts, nothing kept).
+        A real one first takes a backup of a desktop file. Raises
+        ImportStopped when cancelled; nothing is kept then either.
+        """
+        report = progress or (lambda _f, _m: None)
+        stop = cancelled or (lambda: False)
+        database_file = sqlite_file(self.database)
+        if backup and not dry_run and database_file is not None:
+            report(0.0, "Backing up the office")
+            take_backup(database_file, "import")
+        try:
+            with self._write(None, None, stop) as work:
+                if kind == "clients":
+                    counts = importing.merge_clients(
+                        work, cast("Iterable[ClientRow | RowProblem]", rows), note_problem
+                    )
+                else:
+                    counts = importing.merge_revenue(
+                        work,
+                        cast("Iterable[RevenueRow | RowProblem]", rows),
+                        note_problem,
+                        report,
+                        stop,
+                    )
+                if stop():
+                    raise ImportStopped()
+                if dry_run:
+                    raise _DryRun(counts)
+                report(0.95, "Recomputing segments")
+        except _DryRun as preview:
+            return preview.counts, Changes()
+        except RunCancelled:
+            # Cancelled while the segments were recomputed: the import's own word for it.
+            raise ImportStopped() from None
+        return counts, work.changes
+
+    def fill_empty(
+        self,
+        group_kinds: dict[str, str],
+        new_clients: Sequence[data.NewClient],
+        revenue: Callable[[dict[str, int]], Iterable[data.NewRevenue]],
+        progress: Progress | None = None,
+    ) -> Filled:
+        """Fill an empty office (the demo): clients, groups, revenue, rollups, segments at once.
+
+        ``revenue(ids)`` yields the records for the clients' ids by ref. StoreError
+        if the office already has clients; nothing is written then.
+        """
+        report = progress or (lambda _f, _m: None)
+        with self._write() as work:
+            connection = work.connection
+            if data.client_count(connection) > 0:
+                raise StoreError(
+                    f"{self.target} already has clients; the demo only loads into an empty office"
+                )
+            report(0.05, "Creating clients")
+            data.ensure_groups(connection, group_kinds.items())
+            ids = data.insert_clients(connection, new_clients)
+            report(0.2, "Creating revenue records")
+            data.insert_revenue(connection, revenue(ids))
+            report(0.8, "Summing months")
+            work.revenue_changed(None, cause="demo office loaded")
+            work.clients_changed(None)
+            definitions.ensure_office_defaults(connection)
+            work.touched(Area.SEGMENTS, Area.STRATEGIES, Area.SETTINGS)
+            report(0.9, "Recomputing segments")
+        with self._read() as connection:
+            records, first, last = data.revenue_extent(connection)
+        return Filled(records, first, last, work.changes)
 
     # --- clients --------------------------------------------------------------------------
 

@@ -22,7 +22,9 @@ its type, becomes a Diagnosis.
 from __future__ import annotations
 
 import enum
+import errno
 import re
+import shutil
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ class Problem(enum.StrEnum):
     NEWER = "newer"
     UNREADABLE = "unreadable"
     BUSY = "busy"
+    DISK_FULL = "disk_full"
 
     @property
     def is_damage(self) -> bool:
@@ -85,6 +88,65 @@ class Diagnosis:
     """SQLite's own words, when it gave any (for a support request, not for the user)."""
     check: str = "file"
     """Which look found it: 'file' (size and header), 'quick_check', 'integrity_check', 'meta'."""
+
+
+# SQLite's primary result codes (the low byte of an extended code such as
+# SQLITE_IOERR_SHMSIZE, 4874): the disk is full, or the disk said no.
+SQLITE_IOERR = 10
+SQLITE_FULL = 13
+# Below this much free space an I/O error is taken for a full disk: SQLite needs room
+# for its shared-memory index (32 KiB) and log beside the file even to read it.
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def free_bytes(folder: Path) -> int | None:
+    """The space left for this user on the disk holding ``folder`` (None if unknown)."""
+    for candidate in (folder, *folder.parents):
+        try:
+            # The space an ordinary user may still fill (statvfs's f_bavail on POSIX).
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return None
+
+
+def is_disk_full(error: BaseException, where: Path | None = None) -> bool:
+    """Whether an OS or SQLite error means the disk is full, not that a file is damaged.
+
+    SQLite says so itself (SQLITE_FULL, "database or disk is full") when a write
+    of its own finds no room; when extending its shared-memory index it reports
+    only a "disk I/O error" (SQLITE_IOERR_SHMSIZE), so an I/O error on a disk
+    with (almost) no space left counts as a full disk too.
+    """
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    if not isinstance(error, sqlite3.Error):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    lowered = str(error).lower()
+    if primary == SQLITE_FULL or "disk is full" in lowered:
+        return True
+    if primary == SQLITE_IOERR or "disk i/o error" in lowered:
+        if where is None:
+            return False
+        folder = where if where.is_dir() else where.parent
+        free = free_bytes(folder)
+        return free is not None and free < NEARLY_FULL_BYTES
+    return False
+
+
+def disk_full_message(path: Path) -> str:
+    """The one way a full disk is named: it is never damage."""
+    return (
+        f"the disk holding {path} is full, so SQLite cannot work with the file (it needs a "
+        "little room beside it even to read it); free some space and try again. The file "
+        "itself was left untouched"
+    )
+
+
+def _disk_full(path: Path, detail: str, check: str) -> Diagnosis:
+    return Diagnosis(Problem.DISK_FULL, disk_full_message(path), detail=detail, check=check)
 
 
 def _sqlite_uri(path: Path, **parameters: str) -> str:
@@ -240,6 +302,8 @@ def _damaged(path: Path, pragma: str, detail: str, findings: Sequence[str] = ())
 def _from_sqlite_error(path: Path, error: sqlite3.Error, pragma: str) -> Diagnosis:
     text = str(error)
     lowered = text.lower()
+    if is_disk_full(error, path):
+        return _disk_full(path, text, pragma)
     if "not a database" in lowered:
         return Diagnosis(
             Problem.NOT_SQLITE,
@@ -393,6 +457,8 @@ def diagnose(
             return _foreign_wal(path, found)
         return found
     except OSError as error:
+        if is_disk_full(error, path):
+            return _disk_full(path, str(error), "file")
         return Diagnosis(
             Problem.UNREADABLE,
             f"{path} cannot be read ({error.strerror or error}); check that the file and its "

@@ -8,7 +8,6 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -40,11 +39,12 @@ from seg_desktop.core.engine import (
 )
 from seg_desktop.core.money import Cents
 from seg_desktop.core.periods import EffectiveRange
-from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
+from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import automation, data, definitions
-from seg_desktop.store.database import Database, StoreError, insert_returning_id, translate_errors
+from seg_desktop.store.database import Database, insert_returning_id, translate_errors
 from seg_desktop.store.dialect import bulk_insert, release_run_lock, try_run_lock
-from seg_desktop.store.lock import LockOwner
+from seg_desktop.store.errors import RunInProgress
+from seg_desktop.store.records import AutomationOutcome, LockOwner, RunSummary, TierCount
 from seg_desktop.store.schema import (
     Client,
     ClientMonth,
@@ -64,78 +64,6 @@ setting_t = table_of(Setting)
 
 # The `setting` row naming who holds the run lock on a server (a LockOwner as JSON).
 RUNNER_SETTING = "run_in_progress"
-
-
-class RunInProgress(StoreError):
-    """Another desktop is running segmentation on the same server database."""
-
-    def __init__(self, target: str, owner: LockOwner | None) -> None:
-        self.owner = owner
-        who = owner.describe() if owner is not None else "another seg-desktop"
-        super().__init__(
-            f"segmentation is already running on {target}, started by {who}; the current run "
-            "stays as it is: try again when that run has been saved"
-        )
-
-
-@dataclass(frozen=True)
-class TierCount:
-    """A tier of a run's strategy snapshot with how many it held."""
-
-    name: str
-    monthly_lower: Cents
-    count: int
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """A saved run as the history, the status bar and `run --json` show it."""
-
-    id: int
-    created_at: dt.datetime
-    trigger: Trigger
-    as_of: dt.date
-    range: EffectiveRange
-    tiers: dict[StrategyKind, list[TierCount]]
-
-    def strategy(self, kind: StrategyKind) -> Strategy | None:
-        """The strategy as it was when the run was made (None if it was not active)."""
-        if kind not in self.tiers:
-            return None
-        return Strategy(kind, tuple(Tier(t.name, t.monthly_lower) for t in self.tiers[kind]))
-
-    def to_json(self) -> dict[str, object]:
-        """The run as `run --json` prints it."""
-        return {
-            "run_id": self.id,
-            "created_at": self.created_at.isoformat(timespec="seconds"),
-            "trigger": self.trigger.value,
-            "as_of": self.as_of.isoformat(),
-            "range_start": self.range.start.isoformat(),
-            "range_end": self.range.end.isoformat(),
-            "n": self.range.months,
-            "clipped": self.range.clipped,
-            "strategies": {
-                kind.value: {
-                    "tiers": [
-                        {
-                            "name": tier.name,
-                            "monthly_lower": _major(tier.monthly_lower),
-                            "effective_lower": _major(tier.monthly_lower * self.range.months),
-                            "count": tier.count,
-                        }
-                        for tier in tiers
-                    ]
-                }
-                for kind, tiers in self.tiers.items()
-            },
-        }
-
-
-def _major(cents: Cents) -> str:
-    from seg_desktop.core.money import format_plain
-
-    return format_plain(cents)
 
 
 def load_inputs(connection: Connection, as_of: dt.date) -> RunInputs:
@@ -163,32 +91,28 @@ def productions(connection: Connection, period: EffectiveRange) -> Iterator[tupl
         yield int(client_id), int(amount)
 
 
-def run_segmentation(
-    database: Database,
+def compute_and_save(
+    connection: Connection,
     as_of: dt.date,
     trigger: Trigger,
     progress: Progress | None = None,
     cancelled: Cancelled | None = None,
-) -> RunSummary:
-    """Compute and save a run in one write transaction; on any failure the previous run stays.
+) -> tuple[int, AutomationOutcome]:
+    """Compute a run and save it inside the caller's write transaction.
 
-    Raises InsufficientData (nothing saved, the user is told why), RunCancelled,
-    StrategyError or StoreError.
+    Returns the run's id and what its tier automation rules did. Raises
+    InsufficientData (nothing saved, the user is told why), RunCancelled,
+    StrategyError or StoreError; the caller's transaction then saves nothing.
     """
     report = progress or (lambda _f, _m: None)
     stop = cancelled or (lambda: False)
-    with one_run_at_a_time(database), database.write() as connection:
-        inputs = load_inputs(connection, as_of)
-        result = compute_run(inputs, lambda period: productions(connection, period), report, stop)
-        report(0.9, "Saving the run")
-        run_id = save_run(connection, result, trigger, stop)
-        if stop():
-            raise RunCancelled()
-    report(1.0, "Run saved")
-    with database.read() as connection:
-        summary = get_run(connection, run_id)
-    assert summary is not None
-    return summary
+    inputs = load_inputs(connection, as_of)
+    result = compute_run(inputs, lambda period: productions(connection, period), report, stop)
+    report(0.8, "Saving the run")
+    run_id, outcome = save_run(connection, result, trigger, stop)
+    if stop():
+        raise RunCancelled()
+    return run_id, outcome
 
 
 @contextlib.contextmanager
@@ -240,7 +164,7 @@ def one_run_at_a_time(database: Database) -> Iterator[None]:
 
 def save_run(
     connection: Connection, result: RunResult, trigger: Trigger, cancelled: Cancelled
-) -> int:
+) -> tuple[int, AutomationOutcome]:
     """Insert a run and every assignment (inside the caller's transaction).
 
     Also writes the membership log's tier events: every client whose
@@ -307,8 +231,10 @@ def save_run(
     record_tier_events(connection, run_id, created_at)
     # Tier automation rules act in the same transaction: a run is saved with its
     # actions or not at all.
-    automation.apply_rules(connection, f"run {run_id}", targets=(TargetKind.TIER,), now=created_at)
-    return run_id
+    outcome = automation.apply_rules(
+        connection, f"run {run_id}", targets=(TargetKind.TIER,), now=created_at
+    )
+    return run_id, outcome
 
 
 def record_tier_events(

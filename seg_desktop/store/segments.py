@@ -17,15 +17,15 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     true,
     update,
 )
 
-from seg_desktop.core.automation import TargetKind
 from seg_desktop.core.engine import Cancelled, Progress, RunCancelled
 from seg_desktop.core.rules import SegmentDefinition, validate_definition
-from seg_desktop.store import automation, definitions, runs
+from seg_desktop.store import definitions, runs
 from seg_desktop.store.rules_sql import members_query
 from seg_desktop.store.schema import Id, MembershipEvent, Segment, SegmentMember, table_of
 
@@ -60,7 +60,7 @@ def matching_ids(
     return sorted(int(row[0]) for row in connection.execute(query))
 
 
-def recompute_all(
+def recompute_memberships(
     connection: Connection,
     as_of: dt.date,
     progress: Progress | None = None,
@@ -74,32 +74,9 @@ def recompute_all(
     the same transaction, compared in SQL (NOT EXISTS both ways), with
     ``segment_causes[segment id]`` or else ``cause`` as the reason (default:
     "recomputed as of <date>"). Only the rows that changed are deleted or
-    inserted.
-
-    Then the segment automation rules act, in the same transaction
-    (:func:`seg_desktop.store.automation.apply_rules`). When their tag actions
-    changed any tag, the segments are recomputed once more (and the rules
-    evaluated once more), so a segment built on a tag a rule sets sees it at
-    once; a further cascade waits for the next recompute.
+    inserted. Called by the unit of work (`store.unit_of_work`), which also
+    lets the automation rules act on the new memberships.
     """
-    reason = cause or f"recomputed as of {as_of.isoformat()}"
-    counts = _recompute_memberships(connection, as_of, progress, cancelled, reason, segment_causes)
-    outcome = automation.apply_rules(connection, reason, targets=(TargetKind.SEGMENT,))
-    if outcome.tags_changed:
-        again = "tags set by automation rules"
-        counts = _recompute_memberships(connection, as_of, None, cancelled, again, None)
-        automation.apply_rules(connection, again, targets=(TargetKind.SEGMENT,))
-    return counts
-
-
-def _recompute_memberships(
-    connection: Connection,
-    as_of: dt.date,
-    progress: Progress | None,
-    cancelled: Cancelled | None,
-    cause: str | None,
-    segment_causes: Mapping[int, str] | None,
-) -> dict[int, int]:
     segments = definitions.list_segments(connection)
     run_id = runs.current_run_id(connection)
     now = dt.datetime.now().replace(microsecond=0)
@@ -158,6 +135,14 @@ def _recompute_memberships(
         counts[segment.id] = count
     fresh_t.drop(connection)
     return counts
+
+
+def computed_before(connection: Connection, day: dt.date) -> bool:
+    """Whether any segment's membership was last computed for a date before ``day`` (or never)."""
+    stale = select(segment_t.c.id).where(
+        or_(segment_t.c.recomputed_as_of.is_(None), segment_t.c.recomputed_as_of < day)
+    )
+    return connection.execute(stale.limit(1)).first() is not None
 
 
 def member_ids(connection: Connection, segment_id: int) -> list[int]:

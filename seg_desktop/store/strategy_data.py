@@ -10,62 +10,26 @@ the next run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection
 
 from sqlalchemy import Connection, func, or_, select
 
-from seg_desktop.core.engine import Override
 from seg_desktop.core.money import Cents
 from seg_desktop.core.periods import (
     EffectiveRange,
     InsufficientData,
-    SegmentationSettings,
     effective_range,
 )
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.store import data, definitions, runs
 from seg_desktop.store.database import Database
 from seg_desktop.store.dialect import binary_order
+from seg_desktop.store.records import StrategyProductions as StrategyProductions  # moved
+from seg_desktop.store.records import Subject as Subject  # moved; re-exported
 from seg_desktop.store.schema import Client, ClientGroup, table_of
 
 client_t = table_of(Client)
 group_t = table_of(ClientGroup)
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A client or a group as the override dialog and list name it."""
-
-    kind: StrategyKind
-    id: int
-    label: str
-    """"C000123 · Ada Ames" for a client, "Ames family 4 (family)" for a group."""
-
-
-@dataclass(frozen=True)
-class StrategyProductions:
-    """Every subject's production for one strategy over one range, and the pins of that strategy.
-
-    `period` is None when there is not enough data to segment; `insufficient`
-    then says why (the SPEC's words), and `productions` is empty.
-    """
-
-    kind: StrategyKind
-    period: EffectiveRange | None
-    productions: Mapping[int, Cents] = field(default_factory=dict)
-    overrides: tuple[Override, ...] = ()
-    labels: Mapping[int, str] = field(default_factory=dict)
-    """Labels of the pinned subjects (for the overrides list)."""
-    settings: SegmentationSettings | None = None
-    """The settings the range was worked out from (None when the caller gave the range)."""
-    as_of: dt.date | None = None
-    earliest_record: dt.date | None = None
-    insufficient: str | None = None
-
-    def pins_on(self, day: dt.date) -> dict[int, str]:
-        """subject id -> pinned tier name, for the pins that stand on `day`."""
-        return {o.subject_id: o.tier_name for o in self.overrides if o.applies_on(day)}
 
 
 def load_productions(

@@ -44,7 +44,7 @@ def office_file(big_office: Path) -> Path:
 
 
 def test_run_segmentation(benchmark, office_file: Path) -> None:  # type: ignore[no-untyped-def]
-    """A whole run (range, productions, tiers of both strategies, every assignment saved)."""
+    """A whole run (range, productions, tiers, every assignment, the segments and the rules)."""
     office = Office.open(office_file)
     earliest = office.client_facts([1])[0].first_invoice_date
     period = effective_range(AS_OF, SegmentationSettings(), earliest)
@@ -56,21 +56,18 @@ def test_run_segmentation(benchmark, office_file: Path) -> None:  # type: ignore
     bounds = (period.start.isoformat(), period.end.isoformat())
     bare = _median_seconds(lambda: bare_connection.execute(bare_sql, bounds).fetchall())
 
-    from seg_desktop.store import runs
-
     def one_run() -> object:
-        return runs.run_segmentation(office.database, AS_OF, Trigger.COMMAND_LINE)
+        return office.run_segmentation(AS_OF, Trigger.COMMAND_LINE)
 
     benchmark.pedantic(one_run, rounds=ROUNDS, iterations=1)
     ours = benchmark.stats.stats.median
     peak = run_measured(
         "from seg_desktop.store.office import Office\n"
-        "from seg_desktop.store import runs\n"
         "from seg_desktop.core.engine import Trigger\n"
         "import datetime, time\n"
         f"office = Office.open({str(office_file)!r})\n"
         "start = time.perf_counter()\n"
-        "runs.run_segmentation(office.database, datetime.date.today(), Trigger.COMMAND_LINE)\n"
+        "office.run_segmentation(datetime.date.today(), Trigger.COMMAND_LINE)\n"
         "print(__import__('json').dumps({'seconds': time.perf_counter() - start}))\n"
     )
     print(

@@ -12,7 +12,7 @@ runs on that server. Both get a covering index on revenue (client_id, date,
 amount_cents) for the bare GROUP BY, and the server database is ANALYZEd.
 
 Measured per size, each the median of a few rounds:
-* Run Segmentation on PostgreSQL and on SQLite (`runs.run_segmentation`: range,
+* Run Segmentation on PostgreSQL and on SQLite (`Office.run_segmentation`: range,
   productions, tiers of both strategies, every assignment saved, one transaction);
 * the bare server-side `SELECT client_id, SUM(amount_cents) FROM revenue WHERE
   date BETWEEN … GROUP BY client_id`, fetched, on both engines;
@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from seg_desktop.core.engine import Trigger
 from seg_desktop.core.periods import effective_range
 from seg_desktop.core.rules import Criterion, Operator, RuleField, SegmentDefinition
-from seg_desktop.store import data, runs
+from seg_desktop.store import data
 from seg_desktop.store.office import Office
 from tests.benchmarks.conftest import CACHE
 from tests.conftest import postgres_server_url
@@ -187,9 +187,7 @@ def test_run_segmentation_on_postgresql_beside_sqlite_and_a_bare_group_by(
     figures = {}
     for label, office in (("PostgreSQL", on_postgres), ("SQLite", on_sqlite)):
         run = median_seconds(
-            lambda office=office: runs.run_segmentation(
-                office.database, AS_OF, Trigger.COMMAND_LINE
-            ),
+            lambda office=office: office.run_segmentation(AS_OF, Trigger.COMMAND_LINE),
             rounds,
         )
         figures[label] = (run, bare_group_by(office))

@@ -74,3 +74,57 @@ def no_unexpected_message_boxes() -> Iterator[list[str]]:
         yield shown
     if shown:
         pytest.fail(f"unexpected modal message box(es): {shown}")
+
+
+def _gui_frame_calling() -> str | None:
+    """The first frame of window code (seg_desktop.gui) on the stack, as "module:line"."""
+    import sys
+
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("seg_desktop.gui"):
+            return f"{module}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+@pytest.fixture(autouse=True)
+def no_office_calls_on_gui_thread() -> Iterator[list[str]]:
+    """Fail any GUI test in which window code touches the database on the GUI thread.
+
+    Every read and write of an office goes through ``Database.read`` /
+    ``Database.write``; a call of either on the GUI thread whose stack holds
+    window code (``seg_desktop.gui``) is recorded and fails the test. Test code
+    setting up an office on the GUI thread is not window code and passes.
+    Opening an office (at start-up, before the window) is not a read or a write
+    through these doors. Yields the list of offending calls.
+    """
+    from PySide6.QtCore import QCoreApplication
+
+    from seg_desktop.store.database import Database
+
+    offending: list[str] = []
+    original_read, original_write = Database.read, Database.write
+
+    def on_gui_thread() -> bool:
+        app = QCoreApplication.instance()
+        return app is not None and QThread.currentThread() is app.thread()
+
+    def guarded(original: Callable[..., Any], door: str) -> Callable[..., Any]:
+        def call(self: Database, *args: Any, **kwargs: Any) -> Any:
+            if on_gui_thread():
+                where = _gui_frame_calling()
+                if where is not None:
+                    offending.append(f"Database.{door}() on the GUI thread from {where}")
+            return original(self, *args, **kwargs)
+
+        return call
+
+    with pytest.MonkeyPatch.context() as patcher:
+        patcher.setattr(Database, "read", guarded(original_read, "read"))
+        patcher.setattr(Database, "write", guarded(original_write, "write"))
+        yield offending
+    if offending:
+        unique = list(dict.fromkeys(offending))
+        pytest.fail("office calls on the GUI thread:\n  " + "\n  ".join(unique), pytrace=False)

@@ -14,11 +14,12 @@ from pytestqt.qtbot import QtBot
 
 from seg_desktop.core.automation import Action, ActionKind, AutomationRule, Target, When
 from seg_desktop.gui.automation_view import AutomationView
-from seg_desktop.gui.email_batch_dialog import EmailBatchDialog
+from seg_desktop.gui.email_batch_dialog import EmailBatchDialog, MailServerDialog
 from seg_desktop.gui.followups_view import FollowUpsView
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
 from seg_desktop.io.mail import SmtpSettings
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.office import Office
 from tests.helpers.office import client, make_office
 
@@ -194,4 +195,107 @@ def test_the_batch_dialog_lists_everyone_and_sends_only_the_ticked_messages(
     assert looked_up == []  # no user name: no password asked for
     qtbot.waitUntil(lambda: dialog.messages()[0].status == "sent", timeout=WAIT_MS)
     assert dialog.ticked_ids() == [by_ref["B"].id]  # still to send, ticked again for review
+    wait_idle(qtbot, session)
+
+
+def test_apply_now_broadcasts_the_tags_it_added_to_every_view(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    """Issue 13: "Apply now" added tags the Clients table never showed (no Changes went out)."""
+    office.run_segmentation(AS_OF)
+    office.save_automation_rule(
+        AutomationRule("Tag Gold", When.IS_IN, GOLD, Action(ActionKind.ADD_TAG, tag="gold"))
+    )
+    view = AutomationView(session)
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: view.rules_table.rowCount() == 1, timeout=WAIT_MS)
+    wait_idle(qtbot, session)
+    broadcast: list[Changes] = []
+    session.changed.connect(broadcast.append)
+    with (
+        qtbot.waitSignal(session.data_changed, timeout=WAIT_MS),  # what the Clients table follows
+        qtbot.waitSignal(view.applied, timeout=WAIT_MS) as applied,
+    ):
+        view.apply_button.click()
+    assert applied.args is not None and applied.args[0].tags_added == 3
+    assert view.status.text() == "Applied: 3 tags added."
+    (changes,) = broadcast
+    assert changes.touches(Area.CLIENTS)
+    ids = {office.client_id_of(ref) for ref in ("A", "B", "C")}
+    assert changes.clients is None or changes.clients == ids
+    assert sorted(office.all_tags()) == ["gold"]
+    wait_idle(qtbot, session)
+
+
+def test_the_first_send_after_filling_in_the_mail_server_sends(
+    qtbot: QtBot,
+    session: OfficeSession,
+    office: Office,
+    smtp_port: tuple[Recorder, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 13: Send with no server set asks for one, saves it, and sends at once.
+
+    Saving the server used to hold the background runner, and the Send right
+    after it was refused without a word ("0 sent", the button greyed out).
+    """
+    recorder, port = smtp_port
+    office.save_automation_rule(
+        AutomationRule(
+            "Hello", When.IS_IN, GOLD, Action(ActionKind.PREPARE_EMAIL, subject="Hi", body="Hi")
+        )
+    )
+    office.run_segmentation(AS_OF)
+    assert office.mail_settings_text() is None
+    (batch,) = office.email_batches()
+
+    def fill_in_and_accept(server_dialog: MailServerDialog) -> int:
+        # What the user types in the Mail server dialog, then OK.
+        server_dialog.host.setText("127.0.0.1")
+        server_dialog.port.setValue(port)
+        server_dialog.security.setCurrentIndex(server_dialog.security.findData("none"))
+        server_dialog.sender_address.setText("desk@office.example")
+        server_dialog._accept()
+        return int(server_dialog.result())
+
+    monkeypatch.setattr(MailServerDialog, "exec", fill_in_and_accept)
+    dialog = EmailBatchDialog(session, batch.id, password_lookup=lambda _s: None)
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: len(dialog.messages()) == 3, timeout=WAIT_MS)
+    assert dialog.server_label.text() == "No mail server set: Send needs one"
+    assert dialog.send_button.text() == "Send 2"
+    with qtbot.waitSignal(dialog.sent, timeout=WAIT_MS) as sent:
+        dialog.send_button.click()
+    assert sent.args is not None and len(sent.args[0].sent) == 2
+    assert sorted(rcpt for received in recorder.received for rcpt in received) == [
+        "alpha@example.com",
+        "beta@example.com",
+    ]
+    assert dialog.server_label.text() == "2 sent"
+    saved = office.mail_settings_text()
+    assert saved is not None and SmtpSettings.from_json(saved).host == "127.0.0.1"
+    qtbot.waitUntil(
+        lambda: [m.status for m in dialog.messages()] == ["sent", "sent", "no_email"],
+        timeout=WAIT_MS,
+    )
+    wait_idle(qtbot, session)
+
+
+def test_the_tasks_view_follows_the_changes_of_a_run_started_elsewhere(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    office.save_automation_rule(
+        AutomationRule(
+            "Welcome", When.ENTERS, GOLD, Action(ActionKind.CREATE_TASK, title="Call {name}")
+        )
+    )
+    view = FollowUpsView(session)
+    qtbot.addWidget(view)
+    wait_idle(qtbot, session)
+    assert view.model.rowCount() == 0
+    assert view.summary.text() == "0 open tasks: 0 due today, 0 overdue"
+    with qtbot.waitSignal(view.loaded, timeout=WAIT_MS):
+        session.run_segmentation()  # the window's Run Segmentation: its Changes reach the view
+    assert view.model.rowCount() == 3
+    assert view.summary.text() == "3 open tasks: 0 due today, 0 overdue"
     wait_idle(qtbot, session)

@@ -26,6 +26,7 @@ from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.strategy_view import StrategyView
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
 from seg_desktop.gui.tier_table import Column
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.office import Office
 from tests.helpers.office import client, make_office
 
@@ -143,8 +144,10 @@ def table_text(view: StrategyView, row: int, column: Column) -> str:
     return str(view.table_model.index(row, column).data())
 
 
-def saved_monthly(office: Office, tier: int) -> Cents:
-    return office.strategies()[IND].tiers[tier].monthly_lower
+def saved_monthly(qtbot: QtBot, view: StrategyView, tier: int) -> Cents:
+    """A tier's monthly lower limit as saved, once the worker has saved the view's edits."""
+    qtbot.waitUntil(lambda: not view.session.runner.is_busy(), timeout=10_000)
+    return view.session.office.strategies()[IND].tiers[tier].monthly_lower
 
 
 # --- tests ------------------------------------------------------------------------------------
@@ -184,7 +187,7 @@ def test_mouse_drag_moves_the_limit_the_table_and_the_counts_and_is_one_undo(
     assert view.totals is not None
     assert [t.count for t in view.totals] == expected_counts(lowers)
     assert view.chart.band_text(1).startswith(f"Silver · {expected_counts(lowers)[1]} client")
-    assert saved_monthly(office, 1) == 100_000
+    assert saved_monthly(qtbot, view, 1) == 100_000
     assert view.undo_stack.count() == 0
     assert line.value() == pytest.approx(x_of(mid * 12))
 
@@ -197,26 +200,26 @@ def test_mouse_drag_moves_the_limit_the_table_and_the_counts_and_is_one_undo(
         Qt.KeyboardModifier.NoModifier,
     )
     assert view.undo_stack.count() == 1
-    assert saved_monthly(office, 1) == mid
+    assert saved_monthly(qtbot, view, 1) == mid
     assert "Changed since the last run" in view.draft_label.text()
 
     view.undo_stack.undo()
-    assert saved_monthly(office, 1) == 100_000  # to the cent
+    assert saved_monthly(qtbot, view, 1) == 100_000  # to the cent
     assert monthly_at_line(view, 1) == 100_000
     assert line.value() == pytest.approx(x_of(1_200_000))
     assert table_text(view, 1, Column.MONTHLY_LOWER) == "1,000"
     assert [t.count for t in view.totals or []] == [4, 3, 1]
     view.undo_stack.redo()
-    assert saved_monthly(office, 1) == mid
+    assert saved_monthly(qtbot, view, 1) == mid
     assert monthly_at_line(view, 1) == mid
 
 
-def test_a_line_cannot_pass_its_neighbour(view: StrategyView, office: Office) -> None:
+def test_a_line_cannot_pass_its_neighbour(qtbot: QtBot, view: StrategyView, office: Office) -> None:
     chart = view.chart
     silver, gold = chart.line_for(1), chart.line_for(2)
     drag(chart, point_at(chart, silver.value()), point_at(chart, x_of(50_000_00 * 12)))
     assert monthly_at_line(view, 1) == 499_999  # one cent below Gold's 5,000.00
-    assert saved_monthly(office, 1) == 499_999
+    assert saved_monthly(qtbot, view, 1) == 499_999
     assert silver.value() < gold.value()
     assert table_text(view, 1, Column.MONTHLY_UPPER) == "5,000"
 
@@ -226,12 +229,12 @@ def test_a_line_cannot_pass_its_neighbour(view: StrategyView, office: Office) ->
     assert view.undo_stack.count() == 1  # a drag that changed nothing records nothing
 
 
-def test_gold_stops_one_cent_above_silver(view: StrategyView, office: Office) -> None:
+def test_gold_stops_one_cent_above_silver(qtbot: QtBot, view: StrategyView, office: Office) -> None:
     chart = view.chart
     gold = chart.line_for(2)
     drag(chart, point_at(chart, gold.value()), point_at(chart, x_of(10_00 * 12)))
     assert monthly_at_line(view, 2) == 100_001
-    assert saved_monthly(office, 2) == 100_001
+    assert saved_monthly(qtbot, view, 2) == 100_001
 
 
 def test_shift_drag_does_not_snap(view: StrategyView) -> None:
@@ -249,36 +252,37 @@ def test_shift_drag_does_not_snap(view: StrategyView) -> None:
 
 
 def test_drag_through_the_model_snaps_saves_on_finish_and_undoes_to_the_cent(
-    view: StrategyView, office: Office
+    qtbot: QtBot, view: StrategyView, office: Office
 ) -> None:
     line = view.chart.line_for(1)
     line.setValue(x_of(123_456 * 12))  # 1,234.56 a month: snaps to 1,230
     assert monthly_at_line(view, 1) == 123_000
     assert table_text(view, 1, Column.EFFECTIVE_LOWER) == "14,760"
-    assert saved_monthly(office, 1) == 100_000  # not yet: still dragging
+    assert saved_monthly(qtbot, view, 1) == 100_000  # not yet: still dragging
     line.sigPositionChangeFinished.emit(line)
-    assert saved_monthly(office, 1) == 123_000
+    assert saved_monthly(qtbot, view, 1) == 123_000
     assert view.undo_stack.count() == 1
 
     line.free_drag = True  # as if Shift were held
     line.setValue(x_of(123_457 * 12))
     line.sigPositionChangeFinished.emit(line)
-    assert saved_monthly(office, 1) == 123_457
+    assert saved_monthly(qtbot, view, 1) == 123_457
     view.undo_stack.undo()
-    assert saved_monthly(office, 1) == 123_000
+    assert saved_monthly(qtbot, view, 1) == 123_000
     view.undo_stack.undo()
-    assert saved_monthly(office, 1) == 100_000
+    assert saved_monthly(qtbot, view, 1) == 100_000
     view.undo_stack.redo()
     view.undo_stack.redo()
-    assert saved_monthly(office, 1) == 123_457
+    assert saved_monthly(qtbot, view, 1) == 123_457
 
 
-def test_typing_a_limit_moves_the_line(view: StrategyView, office: Office) -> None:
+def test_typing_a_limit_moves_the_line(qtbot: QtBot, view: StrategyView, office: Office) -> None:
     model = view.table_model
     assert model.setData(model.index(1, Column.MONTHLY_LOWER), "2500")
     assert view.chart.line_for(1).value() == pytest.approx(x_of(250_000 * 12))
     # H's 30,000.00 is now exactly Silver's effective limit: still Silver; A and C drop.
     assert [t.count for t in view.totals or []] == [6, 1, 1]
+    qtbot.waitUntil(lambda: not view.session.runner.is_busy(), timeout=10_000)
     office.run_segmentation(AS_OF)
     run = office.current_run()
     assert run is not None
@@ -318,7 +322,9 @@ class RightClick:
         return None
 
 
-def test_a_right_click_during_a_drag_puts_the_line_back(view: StrategyView, office: Office) -> None:
+def test_a_right_click_during_a_drag_puts_the_line_back(
+    qtbot: QtBot, view: StrategyView, office: Office
+) -> None:
     line = view.chart.line_for(1)
     line.moving = True  # what mouseDragEvent sets at the start of a drag
     line.startPosition = line.pos()
@@ -329,7 +335,7 @@ def test_a_right_click_during_a_drag_puts_the_line_back(view: StrategyView, offi
     assert line.value() == pytest.approx(x_of(1_200_000))
     assert [t.count for t in view.totals or []] == [4, 3, 1]
     assert view.undo_stack.count() == 0
-    assert saved_monthly(office, 1) == 100_000
+    assert saved_monthly(qtbot, view, 1) == 100_000
 
 
 def test_new_data_during_a_drag_keeps_the_dragged_line(
@@ -338,9 +344,9 @@ def test_new_data_during_a_drag_keeps_the_dragged_line(
     line = view.chart.line_for(1)
     line.setValue(x_of(200_000 * 12))
     with qtbot.waitSignal(view.data_loaded, timeout=10_000):
-        session.data_changed.emit()
+        session.broadcast(Changes.of(Area.REVENUE))  # as an import's write does
     assert view.chart.line_for(1) is line
     assert monthly_at_line(view, 1) == 200_000
     line.sigPositionChangeFinished.emit(line)
-    assert saved_monthly(office, 1) == 200_000
+    assert saved_monthly(qtbot, view, 1) == 200_000
     assert view.undo_stack.count() == 1

@@ -17,8 +17,8 @@ from seg_desktop.gui.clients_model import (
     ClientTableKeys,
     column_of,
 )
-from seg_desktop.store.clients import ClientTable, client_table_from_rows
 from seg_desktop.store.export_rows import ExportRow
+from seg_desktop.store.records import ClientTable, client_table_from_rows
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 ASC, DESC = Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder

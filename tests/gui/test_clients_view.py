@@ -1,4 +1,8 @@
-"""ClientsView: loading on the worker, segment filter, search, detail, why in/out, export."""
+"""ClientsView: loading on the worker, segment filter, search, detail, why in/out, export.
+
+Every read of the view runs on the office worker and the view follows the
+Changes each write returns: a tag a rule sets shows in the table at once.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from openpyxl import load_workbook
 from PySide6.QtCore import QCoreApplication, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
+from seg_desktop.core.automation import Action, ActionKind, AutomationRule, Target, When
 from seg_desktop.core.engine import Override
 from seg_desktop.core.money import format_money
 from seg_desktop.core.rules import explain, validate_definition
@@ -25,10 +30,11 @@ from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
 from seg_desktop.gui.window_state import WindowStateStore
 from seg_desktop.store import data
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.data import NewRevenue
-from seg_desktop.store.definitions import SegmentInfo
 from seg_desktop.store.export_rows import EXPORT_COLUMNS
 from seg_desktop.store.office import Office
+from seg_desktop.store.records import SegmentInfo
 
 TODAY = dt.date.today()
 WAIT_MS = 10_000
@@ -79,10 +85,26 @@ def save_dialog() -> SaveDialog:
 def view(qtbot: QtBot, session: OfficeSession, save_dialog: SaveDialog) -> ClientsView:
     widget = ClientsView(session, save_file_dialog=save_dialog, search_delay_ms=10)
     qtbot.addWidget(widget)
-    if not widget.is_loaded():
-        with qtbot.waitSignal(widget.table_loaded, timeout=WAIT_MS):
-            pass
+    settle(qtbot, session)
+    assert widget.is_loaded()
     return widget
+
+
+def settle(qtbot: QtBot, session: OfficeSession) -> None:
+    """Wait until the office worker has done everything asked of it (and what that asked)."""
+    qtbot.waitUntil(lambda: not session.runner.is_busy(), timeout=WAIT_MS)
+
+
+def show_client(qtbot: QtBot, view: ClientsView, client_id: int) -> None:
+    """Select a client and wait for its detail, read on the worker."""
+    with qtbot.waitSignal(view.detail_loaded, timeout=WAIT_MS):
+        assert view.select_client(client_id)
+
+
+def tags_shown(view: ClientsView, client_id: int) -> str:
+    row = view.proxy.row_of_client(client_id)
+    assert row is not None
+    return str(view.proxy.index(row, column_of("tags")).data() or "")
 
 
 def csv_cell(kind: str, value: object) -> str:
@@ -185,7 +207,7 @@ def test_detail_explains_why_in_and_why_out_as_the_rules_do(
     )
     view.detail.set_why_segment(active.id)
     for client_id, verdict in ((inside, "In the segment"), (outside, "Not in the segment")):
-        assert view.select_client(client_id)
+        show_client(qtbot, view, client_id)
         assert view.current_client_id() == client_id == view.detail.client_id()
         facts = office.client_facts([client_id])[0]
         expected = [
@@ -201,10 +223,10 @@ def test_detail_explains_why_in_and_why_out_as_the_rules_do(
 
 
 def test_detail_shows_the_clients_months_history_and_segments(
-    view: ClientsView, office: Office
+    qtbot: QtBot, view: ClientsView, office: Office
 ) -> None:
     client_id = all_ids_by_ref(office)[0]
-    view.select_client(client_id)
+    show_client(qtbot, view, client_id)
     facts = office.client_facts([client_id])[0]
     assert view.detail.name_label.text() == facts.name
     chart_total = round(sum(view.detail.chart.bar_heights()) * 100)
@@ -280,9 +302,10 @@ def test_view_reloads_after_a_run(
         if tier.name != office.client_facts([client_id])[0].tier
     )
     office.set_override(Override(StrategyKind.INDIVIDUAL, client_id, pinned, "test"))
-    view.select_client(client_id)
+    show_client(qtbot, view, client_id)
     with qtbot.waitSignal(view.table_loaded, timeout=WAIT_MS):
-        assert session.run_segmentation()
+        session.run_segmentation()
+    settle(qtbot, session)
     row = view.proxy.row_of_client(client_id)
     assert row is not None
     assert view.proxy.index(row, column_of("tier")).data() == pinned
@@ -302,13 +325,14 @@ def test_a_reload_waits_for_a_busy_worker_instead_of_being_lost(
     def blocking(_progress: ProgressFn, _cancelled: CancelledFn) -> None:
         release.wait(WAIT_MS / 1000)
 
-    assert session.submit("Something long", blocking)
+    session.submit("Something long", blocking)
     client_id = all_ids_by_ref(office)[-1]
     with office.database.write() as connection:
         data.insert_revenue(connection, [NewRevenue(client_id, TODAY, 123_456_78)])
         data.refresh_rollups(connection, [client_id])
     after = office.client_facts([client_id])[0].total_revenue
-    session.data_changed.emit()
+    # What a write of this revenue would broadcast.
+    session.broadcast(Changes.of(Area.REVENUE, clients=[client_id]))
     qtbot.waitUntil(view.is_reload_pending, timeout=WAIT_MS)
     row = view.proxy.row_of_client(client_id)
     assert row is not None
@@ -329,7 +353,7 @@ def test_segments_changed_refreshes_the_combo_and_drops_a_deleted_filter(
     with qtbot.waitSignal(view.members_loaded, timeout=WAIT_MS):
         view.set_segment_filter(doomed.id)
     with qtbot.waitSignal(view.members_loaded, timeout=WAIT_MS):
-        assert session.delete_segment(doomed.id)
+        session.delete_segment(doomed.id)
     assert view.segment_filter() is None
     assert view.segment_combo.findData(doomed.id) == -1
     assert view.proxy.rowCount() == 60
@@ -369,8 +393,59 @@ def test_a_closed_view_no_longer_follows_the_session(
         pass
     widget.deleteLater()
     qtbot.waitUntil(lambda: not shiboken6.isValid(widget), timeout=WAIT_MS)
-    session.run_changed.emit(office.current_run())
-    session.data_changed.emit()
-    session.segments_changed.emit()
+    session.broadcast(Changes(frozenset(Area), None, office.current_run()))
     QCoreApplication.processEvents()
     assert not session.runner.is_busy()
+
+
+# --- following the office's Changes (issue 13) ----------------------------------------------------
+
+
+def test_tags_set_by_applying_automation_show_in_the_table_without_a_run(
+    qtbot: QtBot, view: ClientsView, session: OfficeSession, office: Office, tmp_path: Path
+) -> None:
+    """Issue 13: "Apply now" tagged clients; the table and Export visible showed the old tags."""
+    active = segment(office, "Active Clients")
+    members = office.segment_member_ids(active.id)
+    assert members and all("spring-offer" not in tags_shown(view, cid) for cid in members)
+    office.save_automation_rule(
+        AutomationRule(
+            "Spring offer",
+            When.IS_IN,
+            Target.of_segment("Active Clients"),
+            Action(ActionKind.ADD_TAG, tag="spring-offer"),
+        )
+    )
+    runs_before = len(office.runs())
+
+    def apply(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+        return office.apply_automations()[1]
+
+    with qtbot.waitSignal(view.table_loaded, timeout=WAIT_MS):
+        session.submit("Applying automation", apply)
+    assert all("spring-offer" in tags_shown(view, cid).split(";") for cid in members)
+    assert len(office.runs()) == runs_before  # no run was needed
+    out = tmp_path / "visible.csv"
+    with qtbot.waitSignal(view.export_finished, timeout=WAIT_MS):
+        assert view.export_visible(out)
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    tagged = {row["ref"] for row in rows if "spring-offer" in row["tags"].split(";")}
+    assert len(tagged) == len(members)
+
+
+def test_a_list_made_a_segment_shows_its_tag_and_the_new_segment(
+    qtbot: QtBot, view: ClientsView, session: OfficeSession, office: Office
+) -> None:
+    chosen = all_ids_by_ref(office)[:5]
+    show_client(qtbot, view, chosen[0])
+
+    def make_segment(_progress: ProgressFn, _cancelled: CancelledFn) -> tuple[int, int, Changes]:
+        return office.segment_from_clients("Call back", chosen, "call-back")
+
+    with qtbot.waitSignals([view.table_loaded, view.segments_loaded], timeout=WAIT_MS):
+        session.submit("Making a segment", make_segment)
+    assert all("call-back" in tags_shown(view, cid).split(";") for cid in chosen)
+    assert view.segment_combo.findText("Call back (5)") > 0
+    settle(qtbot, session)
+    assert "call-back" in view.detail.tags_label.text()  # the detail follows too

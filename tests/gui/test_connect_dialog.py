@@ -38,7 +38,7 @@ from seg_desktop.gui.connect_dialog import (
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
 from seg_desktop.store import runs
-from seg_desktop.store.database import ConnectionLost
+from seg_desktop.store.errors import ConnectionLost
 from seg_desktop.store.office import Office
 from tests.helpers.office import client, db_execute, db_table_names, make_office
 
@@ -375,6 +375,47 @@ def test_connect_to_office_server_returns_the_office_or_none(
         office.close()
 
 
+def test_from_the_window_connecting_waits_its_turn_on_the_office_worker(
+    qtbot: QtBot,
+    settings: QSettings,
+    postgres_url: str,
+    tmp_path: Path,
+    started_qthreads: list[Any],
+) -> None:
+    """With the window's session, connecting is one more task of its worker: no thread of
+    its own, and a connect asked for while another task runs waits for it (never refused)."""
+    import threading
+
+    Office.open(postgres_url).close()
+    current, _ = make_office(tmp_path, [client("A")])
+    runner = TaskRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
+    preview = LatestOnlyRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
+    session = OfficeSession(current, runner, preview)
+    release = threading.Event()
+    try:
+        session.submit("Running segmentation", lambda _p, _c: release.wait(20))
+        dialog = ConnectDialog(settings, None, session=session)
+        qtbot.addWidget(dialog)
+        type_login(dialog, login_of(postgres_url))
+        dialog.connect_button.click()
+        assert dialog.is_connecting()
+        assert runner.waiting_names() == ["Connecting to the office server"]
+        with qtbot.waitSignal(dialog.accepted, timeout=30_000):
+            release.set()
+        assert len(started_qthreads) == 1  # the office worker's thread, no other
+        office = dialog.office
+        assert office is not None
+        try:
+            assert make_url(office.database.url).database == login_of(postgres_url).database
+        finally:
+            office.close()
+    finally:
+        release.set()
+        assert preview.shutdown(10_000)
+        assert runner.shutdown(10_000)
+        current.close()
+
+
 # --- a connection lost while the window is open ------------------------------------------------
 
 
@@ -388,7 +429,7 @@ def test_a_run_cut_off_by_a_server_restart_is_reported_and_the_next_try_works(
         [client("A"), client("B")],
         [("A", dt.date(2026, 1, 10), 5_000_00), ("B", dt.date(2026, 2, 10), 900_00)],
     )
-    first = office.run_segmentation(dt.date(2026, 3, 15))
+    first, _changes = office.run_segmentation(dt.date(2026, 3, 15))
     runner = TaskRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
     preview = LatestOnlyRunner(cancel_exceptions=CANCEL_EXCEPTIONS)
     session = OfficeSession(office, runner, preview, lambda: dt.date(2026, 3, 15))
@@ -410,7 +451,7 @@ def test_a_run_cut_off_by_a_server_restart_is_reported_and_the_next_try_works(
     monkeypatch.setattr(runs, "save_run", restarted_while_saving)
     try:
         with qtbot.waitSignal(session.error, timeout=30_000) as failed:
-            assert session.run_segmentation()
+            session.run_segmentation()
         what, error, _trace = failed.args
         assert what == "Running segmentation"
         assert isinstance(error, ConnectionLost)
@@ -419,7 +460,7 @@ def test_a_run_cut_off_by_a_server_restart_is_reported_and_the_next_try_works(
         assert current is not None and current.id == first.id
 
         with qtbot.waitSignal(session.run_changed, timeout=30_000) as saved:
-            assert session.run_segmentation()
+            session.run_segmentation()
         assert saved.args[0].id != first.id
     finally:
         runner.shutdown()

@@ -32,9 +32,8 @@ from seg_desktop.gui.criteria_editor import (
 from seg_desktop.gui.segment_list import SegmentListPanel
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
-from seg_desktop.store.definitions import SegmentInfo
 from seg_desktop.store.office import Office
-from seg_desktop.store.tags import all_tags
+from seg_desktop.store.records import SegmentInfo
 
 # Fixed for the whole test: the demo's revenue is dated relative to today, and the
 # preview and the oracle must count "N days ago" from the same day.
@@ -62,8 +61,10 @@ def session(qtbot: QtBot, office: Office) -> Iterator[OfficeSession]:
 
 @pytest.fixture
 def editor(qtbot: QtBot, session: OfficeSession) -> CriteriaEditor:
-    widget = CriteriaEditor(session)
+    with qtbot.waitSignal(session.runner.busy_changed, timeout=WAIT_MS):
+        widget = CriteriaEditor(session)
     qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: not session.runner.is_busy(), timeout=WAIT_MS)
     widget.resize(900, 600)
     widget.show()
     qtbot.waitExposed(widget)
@@ -124,6 +125,7 @@ def test_build_a_segment_by_clicking_and_typing_then_save_and_see_it_listed(
     window.resize(1280, 800)
     window.show()
     qtbot.waitExposed(window)
+    qtbot.waitUntil(lambda: not session.runner.is_busy(), timeout=WAIT_MS)
 
     panel.new_action.trigger()
     assert editor.definition().name == NEW_SEGMENT_NAME
@@ -157,7 +159,10 @@ def test_build_a_segment_by_clicking_and_typing_then_save_and_see_it_listed(
     assert editor.preview_label.text() == f"{expected:,} clients match"
 
     assert editor.save_button.isEnabled()
-    with qtbot.waitSignal(editor.saved, timeout=WAIT_MS) as saved:
+    with (
+        qtbot.waitSignal(editor.saved, timeout=WAIT_MS) as saved,
+        qtbot.waitSignal(panel.loaded, timeout=WAIT_MS),  # the list follows the Changes
+    ):
         qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     new_id = saved.args[0]
 
@@ -295,7 +300,7 @@ def test_the_operator_list_and_value_editor_follow_the_field_type(
             connection.execute(text("SELECT DISTINCT tag FROM client_tag")).scalars(),
             key=lambda tag: (tag.casefold(), tag),
         )
-        assert all_tags(connection) == distinct
+    assert office.all_tags() == distinct
     assert [combo.itemText(i) for i in range(combo.count())] == distinct
     # A contains-value is typed as is (inline completion would turn "ea" into "east").
     line_edit = combo.lineEdit()
@@ -470,7 +475,7 @@ def test_a_segment_deleted_while_shown_becomes_unsaved_and_save_creates_it_again
     editor.load(inactive)
     assert not editor.is_dirty()
     with qtbot.waitSignal(editor.dirty_changed, timeout=WAIT_MS) as dirty:
-        assert session.delete_segment(inactive.id)
+        session.delete_segment(inactive.id)
     assert dirty.args == [True]
     assert editor.segment_id() is None
     assert editor.save_button.isEnabled()
@@ -495,3 +500,19 @@ def test_loading_another_segment_while_saving_leaves_the_new_one_alone(
     assert editor.segment_id() == repeat.id
     assert editor.definition() == repeat.definition
     assert not editor.is_dirty()
+
+
+def test_the_names_arrive_from_the_worker_and_a_new_segment_gets_a_free_name(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    office.save_segment(SegmentDefinition(NEW_SEGMENT_NAME, ()))
+    editor = CriteriaEditor(session)
+    qtbot.addWidget(editor)
+    assert editor.definition().name == NEW_SEGMENT_NAME  # the names are not read yet
+    with qtbot.waitSignal(editor.loaded, timeout=WAIT_MS):
+        pass
+    assert editor.definition().name == f"{NEW_SEGMENT_NAME} 2"
+    assert not editor.is_dirty()
+    assert editor.undo_stack.count() == 0
+    retype(qtbot, editor.name_edit, NEW_SEGMENT_NAME)
+    assert editor.name_error_label.text() == f"A segment named '{NEW_SEGMENT_NAME}' already exists."

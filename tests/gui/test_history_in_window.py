@@ -30,6 +30,7 @@ from seg_desktop.gui.settings_dialog import SettingsDialog
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
 from seg_desktop.store import history
 from seg_desktop.store.office import Office
+from seg_desktop.store.records import NightlyFailure
 
 TODAY = dt.date.today()
 WAIT_MS = 20_000
@@ -134,8 +135,10 @@ def test_the_client_detail_shows_the_clients_membership_log(
         expected = history.membership_log(connection, moved, 500)
     assert expected, "a client who changed tier has log entries"
     window.tabs.setCurrentWidget(window.clients)
-    assert window.clients.select_client(moved)
     log = window.clients.membership_log
+    # Both are read on the office worker.
+    with qtbot.waitSignals([log.loaded, window.clients.detail_loaded], timeout=WAIT_MS):
+        assert window.clients.select_client(moved)
     assert log.client_id() == moved
     assert log.entries() == expected
     assert log.table.rowCount() == len(expected)
@@ -198,7 +201,7 @@ def test_start_up_catches_up_a_missed_nightly_run_and_a_failure_shows_in_the_sta
         qtbot.waitUntil(lambda: not main.session.runner.is_busy(), timeout=WAIT_MS)
         assert main.nightly_label.text() == "Next nightly run: tomorrow at 02:00."
         # A failed nightly run (kept in the office) shows in the status bar in red.
-        failure = history.NightlyFailure(
+        failure = NightlyFailure(
             dt.datetime(2026, 11, 2, 2, 0), "Running segmentation failed: disk full"
         )
         main.nightly.failure_noted.emit(failure)
@@ -260,7 +263,9 @@ def test_a_tag_set_by_a_rule_is_marked_in_the_client_detail(
         f.client_id for f in office.client_facts() if f.tags and "gold-club" not in f.tags
     )
     qtbot.waitUntil(lambda: not window.clients.is_reload_pending(), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: window.clients.select_client(tagged), timeout=WAIT_MS)
+    with qtbot.waitSignal(window.clients.detail_loaded, timeout=WAIT_MS):
+        qtbot.waitUntil(lambda: window.clients.select_client(tagged), timeout=WAIT_MS)
     assert "gold-club (set by rule “Gold tag”)" in window.clients.detail.tags_label.text()
-    assert window.clients.select_client(untagged)
+    with qtbot.waitSignal(window.clients.detail_loaded, timeout=WAIT_MS):
+        assert window.clients.select_client(untagged)
     assert "set by rule" not in window.clients.detail.tags_label.text()

@@ -27,6 +27,7 @@ from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
 from seg_desktop.io.importing import ImportResult, import_file
 from seg_desktop.io.readers import TICK_ROWS, ImportCancelled, Kind
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.office import Office
 from tests.helpers.office import client, make_office, snapshot
 
@@ -252,9 +253,14 @@ def test_map_preview_and_import(
     assert dialog.import_button.isEnabled()
 
     assert count(office, "revenue") == 0
+    broadcast: list[Changes] = []
+    session.changed.connect(broadcast.append)
     with qtbot.waitSignal(session.segments_changed, timeout=WAIT_MS):
         imported = do_import(qtbot, dialog, session)
     assert (imported.added, imported.problem_count) == (3, 2)
+    # The import's own Changes, broadcast once by the session (the dialog emits nothing).
+    assert broadcast == [imported.changes]
+    assert imported.changes.touches(Area.REVENUE, Area.SEGMENTS)
     assert count(office, "revenue") == 3
     assert count(office, "client") == 3
     assert amounts(office) == [
@@ -450,7 +456,7 @@ def test_cancelling_the_import_changes_nothing(
     assert not dialog.preview_button.isEnabled()
     assert not dialog.import_button.isEnabled()
     assert not dialog.mapping_combo("date").isEnabled()
-    with qtbot.waitSignal(session.runner.cancelled, timeout=WAIT_MS):
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT_MS):
         qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)  # asks to stop
         held_imports.set()
     qtbot.waitUntil(lambda: not dialog.is_running())
@@ -503,7 +509,9 @@ def test_the_dialog_waits_for_another_task_to_finish(
     dialog = ImportDialog(session, "revenue", write(tmp_path, "a.csv", "client_ref,date,amount\n"))
     qtbot.addWidget(dialog)
     assert dialog.is_running()
-    assert dialog.status_label.text() == "Waiting for “Running segmentation” to finish…"
+    assert dialog.progress_message.text() == (
+        "Reading the file: waiting for “Running segmentation” to finish…"
+    )
     with qtbot.waitSignal(dialog.layout_ready, timeout=WAIT_MS):
         release.set()
     layout = dialog.file_layout
@@ -554,3 +562,28 @@ def test_sample_tab_counts_only_when_the_sample_is_partial(
     )
     assert dialog.tabs.tabText(SAMPLE_TAB) == "Sample rows (20 of 25)"
     assert dialog.sample_model.rowCount() == 20
+
+
+def test_cancel_while_waiting_drops_this_dialogs_task_and_never_stops_the_running_one(
+    qtbot: QtBot, session: OfficeSession, tmp_path: Path
+) -> None:
+    release = threading.Event()
+    other: list[str] = []
+
+    def other_work(_progress: ProgressFn, cancelled: CancelledFn) -> str:
+        assert release.wait(WAIT_MS / 1000)
+        return "cancelled" if cancelled() else "done"
+
+    session.submit("Running segmentation", other_work, other.append)
+    dialog = ImportDialog(session, "revenue", write(tmp_path, "a.csv", "client_ref,date,amount\n"))
+    qtbot.addWidget(dialog)
+    assert dialog.is_running()
+    with qtbot.waitSignal(dialog.failed, timeout=WAIT_MS) as failed:
+        dialog.cancel_button.click()
+    assert failed.args == ["Reading the file cancelled."]
+    assert not dialog.is_running()
+    with qtbot.assertNotEmitted(dialog.layout_ready, wait=200):
+        release.set()
+        qtbot.waitUntil(lambda: not session.runner.is_busy(), timeout=WAIT_MS)
+    assert other == ["done"]  # the other task ran to its end
+    assert dialog.file_layout is None

@@ -18,9 +18,9 @@ from seg_desktop.gui.reports_view import OVERLAP_NOTE, ReportsView, default_list
 from seg_desktop.gui.runs_view import SORT_ROLE
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
-from seg_desktop.store import history
-from seg_desktop.store.history import format_share
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.office import Office
+from seg_desktop.store.records import format_share
 
 TODAY = dt.date.today()
 WAIT_MS = 10_000
@@ -56,11 +56,17 @@ def session(qtbot: QtBot, office: Office) -> Iterator[OfficeSession]:
     assert errors == []
 
 
+def make_view(qtbot: QtBot, session: OfficeSession, **kwargs: object) -> ReportsView:
+    """A reports view once it offers the office's segments (read on the worker)."""
+    widget = ReportsView(session, **kwargs)  # type: ignore[arg-type]
+    qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: widget.scope_combo.count() > 1, timeout=WAIT_MS)
+    return widget
+
+
 @pytest.fixture
 def view(qtbot: QtBot, session: OfficeSession) -> ReportsView:
-    widget = ReportsView(session)
-    qtbot.addWidget(widget)
-    return widget
+    return make_view(qtbot, session)
 
 
 def segment_id(office: Office, name: str) -> int:
@@ -72,10 +78,9 @@ def test_the_office_tier_report_equals_the_store(
 ) -> None:
     with qtbot.waitSignal(view.tier_report_loaded, timeout=WAIT_MS):
         view.load_tier_report()
-    with office.database.read() as connection:
-        expected = history.tier_report(connection)
-        trend = history.tier_trend(connection)
-        top = history.top_clients(connection, 20)
+    loaded = office.tier_report()
+    assert loaded is not None
+    expected, trend, top = loaded.report, loaded.trend, loaded.top
     assert view.tier_report() == expected
     rows = view.tier_table_text()
     assert rows[:-1] == [
@@ -117,8 +122,9 @@ def test_a_report_restricted_to_a_segment(qtbot: QtBot, view: ReportsView, offic
     members = set(office.segment_member_ids(active))
     assert report.clients == len(members)
     assert "of the office's revenue" in view.tier_summary.text()
-    with office.database.read() as connection:
-        top = history.top_clients(connection, 20, segment_id=active)
+    loaded = office.tier_report(active)
+    assert loaded is not None
+    top = loaded.top
     assert all(line.client_id in members for line in top)
     shown = [view.top_model.index(r, 0).data() for r in range(view.top_model.rowCount())]
     assert shown == [line.ref for line in top]
@@ -208,7 +214,7 @@ def test_a_new_run_reloads_the_report_on_screen(
     with qtbot.waitSignal(view.tier_report_loaded, timeout=WAIT_MS):
         pass  # shown: the report loads
     with qtbot.waitSignal(view.tier_report_loaded, timeout=WAIT_MS):
-        assert session.run_segmentation()
+        session.run_segmentation()
     report = view.tier_report()
     assert report is not None and report.run.id == session.office.runs()[0].id
     assert len(next(iter(view.trend_chart.series.values()))) == 3
@@ -218,8 +224,7 @@ def test_an_office_without_a_run(qtbot: QtBot, tmp_path: Path) -> None:
     office = Office.open(tmp_path / "empty.db")
     session = make_session(office)
     try:
-        widget = ReportsView(session)
-        qtbot.addWidget(widget)
+        widget = make_view(qtbot, session)
         with qtbot.waitSignal(widget.tier_report_loaded, timeout=WAIT_MS):
             widget.load_tier_report()
         assert widget.tier_report() is None
@@ -240,16 +245,22 @@ def test_an_overlap_list_becomes_a_segment_through_a_tag(
         asked.append((title, count))
         return "Active, not repeat", default_list_tag(title)
 
-    view = ReportsView(session, ask_new_segment=ask)
-    qtbot.addWidget(view)
+    view = make_view(qtbot, session, ask_new_segment=ask)
     a, b = segment_id(office, "Active Clients"), segment_id(office, "Repeat Customers")
     with qtbot.waitSignal(view.overlap_loaded, timeout=WAIT_MS):
         view.set_overlap_segments(a, b)
     expected = set(office.segment_member_ids(a)) - set(office.segment_member_ids(b))
     assert expected, "the demo office has active clients who are not repeat customers"
     assert view.overlap_segment_buttons["only_a"].isEnabled()
-    with qtbot.waitSignal(session.segments_changed, timeout=WAIT_MS):
+    broadcasts: list[object] = []
+    session.changed.connect(broadcasts.append)
+    with qtbot.waitSignal(view.status_message, timeout=WAIT_MS):
         assert view.segment_from_overlap("only_a")
+    # One broadcast, from the session (the view emits nothing by hand): the tags and the
+    # new segment.
+    (changes,) = broadcasts
+    assert isinstance(changes, Changes) and changes.touches(Area.CLIENTS, Area.SEGMENTS)
+    assert Area.SEGMENTS in changes.areas and Area.CLIENTS in changes.areas
     assert asked == [("In Active Clients, not Repeat Customers", len(expected))]
     created = office.find_segment("Active, not repeat")
     tag = "in-active-clients-not-repeat-customers"

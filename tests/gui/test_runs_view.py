@@ -20,7 +20,6 @@ from seg_desktop.gui.membership_log import MembershipLogView
 from seg_desktop.gui.runs_view import SORT_ROLE, RunsView
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
-from seg_desktop.store import history
 from seg_desktop.store.office import Office
 
 TODAY = dt.date.today()
@@ -105,8 +104,7 @@ def test_history_shows_every_run_newest_first(
 
 def test_the_latest_two_are_compared_and_shown_exactly(view: RunsView, office: Office) -> None:
     runs = office.runs()
-    with office.database.read() as connection:
-        expected = history.compare_runs(connection, runs[1].id, runs[0].id).comparison
+    expected = office.compare_runs(runs[1].id, runs[0].id).comparison
     compared = view.comparison()
     assert compared is not None
     assert (compared.older.id, compared.newer.id) == (runs[1].id, runs[0].id)
@@ -137,11 +135,14 @@ def test_list_model_sorts_and_passes_the_model_tester(
 
 
 def test_compare_two_selected_runs(qtbot: QtBot, view: RunsView, session: OfficeSession) -> None:
-    with qtbot.waitSignal(session.run_changed, timeout=WAIT_MS):
-        assert session.run_segmentation()
+    with qtbot.waitSignal(session.run_changed, timeout=WAIT_MS) as saved:
+        session.run_segmentation()
+    new_run = saved.args[0].id
     # The new run is shown and compared with the one before it.
-    with qtbot.waitSignal(view.comparison_shown, timeout=WAIT_MS):
-        pass
+    qtbot.waitUntil(
+        lambda: (compared := view.comparison()) is not None and compared.newer.id == new_run,
+        timeout=WAIT_MS,
+    )
     runs = session.office.runs()
     assert view.history_model.rowCount() == 3
     compared = view.comparison()
@@ -203,11 +204,11 @@ def test_membership_log_view_shows_a_clients_log(
     qtbot: QtBot, session: OfficeSession, office: Office
 ) -> None:
     runs = office.runs()
-    with office.database.read() as connection:
-        compared = history.compare_runs(connection, runs[1].id, runs[0].id)
+    compared = office.compare_runs(runs[1].id, runs[0].id)
     moved = compared.comparison.moved_up[0].subject_id
     log_view = MembershipLogView(session, moved)
     qtbot.addWidget(log_view)
+    qtbot.waitUntil(lambda: len(log_view.entries()) >= 2, timeout=WAIT_MS)
     entries = log_view.entries()
     assert (entries[0].label, entries[0].entered, entries[0].cause) == (
         "Tier Silver",
@@ -223,7 +224,8 @@ def test_membership_log_view_shows_a_clients_log(
     ]
     assert log_view.empty_label.isHidden()
     log_view.set_client(None)
-    assert table.rowCount() == 0 and not log_view.empty_label.isHidden()
+    qtbot.waitUntil(lambda: table.rowCount() == 0, timeout=WAIT_MS)
+    assert not log_view.empty_label.isHidden()
 
 
 def test_a_hidden_view_compares_nothing_until_it_is_shown(
@@ -231,9 +233,26 @@ def test_a_hidden_view_compares_nothing_until_it_is_shown(
 ) -> None:
     widget = RunsView(session)
     qtbot.addWidget(widget)
-    assert widget.history_model.rowCount() == 2  # the history itself is a quick read
+    # Nothing is read for a hidden tab, not even the history.
+    assert widget.history_model.rowCount() == 0
     assert not session.runner.is_busy() and widget.comparison() is None
     with qtbot.waitSignal(widget.comparison_shown, timeout=WAIT_MS):
         widget.show()
+    assert widget.history_model.rowCount() == 2
     comparison = widget.comparison()
     assert comparison is not None and comparison.newer.id > comparison.older.id
+
+
+def test_a_run_saved_while_hidden_is_shown_when_the_view_shows(
+    qtbot: QtBot, view: RunsView, session: OfficeSession
+) -> None:
+    view.hide()
+    with qtbot.waitSignal(session.run_changed, timeout=WAIT_MS) as saved:
+        session.run_segmentation()
+    qtbot.waitUntil(lambda: not session.runner.is_busy(), timeout=WAIT_MS)
+    assert view.history_model.rowCount() == 2  # hidden: not read yet
+    with qtbot.waitSignal(view.comparison_shown, timeout=WAIT_MS):
+        view.show()
+    assert view.history_model.rowCount() == 3
+    compared = view.comparison()
+    assert compared is not None and compared.newer.id == saved.args[0].id

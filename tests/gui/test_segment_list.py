@@ -24,8 +24,9 @@ from seg_desktop.gui.segment_list import (
 )
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
-from seg_desktop.store.definitions import SegmentInfo
+from seg_desktop.store.changes import Area, Changes
 from seg_desktop.store.office import Office
+from seg_desktop.store.records import SegmentInfo
 
 TODAY = dt.date.today()
 WAIT_MS = 5000
@@ -89,6 +90,7 @@ def dialogs() -> Dialogs:
 def panel(qtbot: QtBot, session: OfficeSession, dialogs: Dialogs) -> SegmentListPanel:
     widget = SegmentListPanel(session, confirm=dialogs.confirm, warn=dialogs.warn)
     qtbot.addWidget(widget)
+    qtbot.waitUntil(lambda: not widget.loading, timeout=WAIT_MS)
     widget.resize(420, 600)
     widget.show()
     qtbot.waitExposed(widget)
@@ -189,12 +191,14 @@ def test_strategies_say_no_run_yet_until_a_run_and_then_follow_run_changed(
     try:
         panel = SegmentListPanel(session)
         qtbot.addWidget(panel)
+        assert panel.loading  # read on the worker: nothing shown until it arrives
+        qtbot.waitSignal(panel.loaded, timeout=WAIT_MS).wait()
         individual = panel.model.index_of_strategy(StrategyKind.INDIVIDUAL)
         assert individual.siblingAtColumn(1).data() == "no run yet"
         assert panel.model.rowCount(individual) == 0
 
-        with qtbot.waitSignal(session.run_changed, timeout=WAIT_MS):
-            assert session.run_segmentation()
+        with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
+            session.run_segmentation()
         run = office.current_run()
         assert run is not None
         individual = panel.model.index_of_strategy(StrategyKind.INDIVIDUAL)
@@ -243,8 +247,8 @@ def test_selection_survives_a_refresh_without_signalling_again(
 ) -> None:
     active = segment_named(office, "Active Clients")
     panel.select_segment(active.id)
-    with qtbot.assertNotEmitted(panel.segment_selected):
-        panel.session.segments_changed.emit()
+    with qtbot.assertNotEmitted(panel.segment_selected), qtbot.waitSignal(panel.loaded):
+        panel.session.broadcast(Changes.of(Area.SEGMENTS))
     assert panel.selected_segment_id() == active.id
 
 
@@ -268,7 +272,7 @@ def test_delete_asks_first_and_never_touches_clients(
     assert segment_named(office, "Inactive Clients") == inactive
 
     dialogs.answer = True
-    with qtbot.waitSignal(panel.session.segments_changed, timeout=WAIT_MS):
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
         panel.delete_action.trigger()
     assert "Inactive Clients" not in [s.definition.name for s in office.segments()]
     assert "Inactive Clients" not in [name for name, _count in listed_segments(panel.model)]
@@ -311,7 +315,7 @@ def test_rename_in_place_saves_the_new_name_and_refuses_a_taken_one(
     assert index.flags() & Qt.ItemFlag.ItemIsEditable
     assert not panel.model.segments_index().flags() & Qt.ItemFlag.ItemIsEditable
 
-    with qtbot.waitSignal(panel.session.segments_changed, timeout=WAIT_MS):
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
         panel.model.setData(index, "Newcomers")
     renamed = next(s for s in office.segments() if s.id == new_clients.id)
     assert renamed.definition.name == "Newcomers"
@@ -349,7 +353,7 @@ def test_rename_by_typing_over_the_name_in_the_list(
     assert name_box.text() == "Repeat Customers"
     name_box.selectAll()
     qtbot.keyClicks(name_box, "Regulars")
-    with qtbot.waitSignal(panel.session.segments_changed, timeout=WAIT_MS):
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
         qtbot.keyClick(name_box, Qt.Key.Key_Return)
     assert panel.model.index_of_segment(repeat.id).data() == "Regulars"
     assert panel.selected_segment_id() == repeat.id
@@ -361,21 +365,22 @@ def test_the_delete_key_in_the_list_asks_before_deleting(
 ) -> None:
     new_clients = segment_named(office, "New Clients")
     click_row(qtbot, panel, panel.model.index_of_segment(new_clients.id))
-    with qtbot.waitSignal(panel.session.segments_changed, timeout=WAIT_MS):
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
         qtbot.keyClick(panel.view, Qt.Key.Key_Delete)
     assert dialogs.questions and "'New Clients'" in dialogs.questions[0][1]
     assert new_clients.id not in [s.id for s in office.segments()]
 
 
 def test_a_refresh_keeps_what_the_user_collapsed(
-    panel: SegmentListPanel, session: OfficeSession
+    qtbot: QtBot, panel: SegmentListPanel, session: OfficeSession
 ) -> None:
     view, model = panel.view, panel.model
     assert view.isExpanded(model.segments_index())
     assert view.isExpanded(model.index_of_strategy(StrategyKind.GROUP))
     view.collapse(model.segments_index())
     view.collapse(model.index_of_strategy(StrategyKind.GROUP))
-    session.segments_changed.emit()
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
+        session.broadcast(Changes.of(Area.SEGMENTS))
     assert not view.isExpanded(model.segments_index())
     assert view.isExpanded(model.strategies_index())
     assert view.isExpanded(model.index_of_strategy(StrategyKind.INDIVIDUAL))

@@ -1,4 +1,8 @@
-"""The strategy view: table edits, Active, options, range words, pins, draft and Revert, undo."""
+"""The strategy view: table edits, Active, options, range words, pins, draft and Revert, undo.
+
+Every read and write of the view goes through the office worker: a test waits
+for the worker (``settle``) or a view signal before it looks at the office.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from seg_desktop.core.distribution import TierTotal
 from seg_desktop.core.engine import Override
 from seg_desktop.core.periods import SegmentationSettings
+from seg_desktop.core.records import RevenueRow, RowProblem
 from seg_desktop.core.tiers import Strategy, StrategyKind, Tier
 from seg_desktop.demo import load_demo
 from seg_desktop.gui.overrides import (
@@ -26,8 +31,10 @@ from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.strategy_view import StrategyView, TiersPanel
 from seg_desktop.gui.tasks import CancelledFn, LatestOnlyRunner, ProgressFn, TaskRunner
 from seg_desktop.gui.tier_table import Column, TierTableModel
+from seg_desktop.store.changes import Changes
+from seg_desktop.store.errors import StoreError
 from seg_desktop.store.office import Office
-from tests.helpers.office import add_revenue, client, make_office
+from tests.helpers.office import client, db_execute, make_office
 
 D = dt.date
 AS_OF = D(2026, 3, 15)  # M = 12, B = 1: 2025-03-01 .. 2026-02-28, n = 12
@@ -95,8 +102,27 @@ def type_into(view: StrategyView, row: int, column: Column, text: str) -> bool:
     return model.setData(model.index(row, column), text)
 
 
+def settle(qtbot: QtBot, view: StrategyView) -> None:
+    """Wait until the worker has saved the view's edits and answered the reloads they caused."""
+    qtbot.waitUntil(lambda: not view.session.runner.is_busy(), timeout=10_000)
+
+
 def saved(office: Office, kind: StrategyKind = IND) -> Strategy:
     return office.strategies()[kind]
+
+
+def import_revenue(session: OfficeSession, rows: list[tuple[str, dt.date, int]]) -> None:
+    """Import revenue rows through the office worker, as the import dialog does."""
+    office = session.office
+    read = [RevenueRow(n, ref, day, cents, None) for n, (ref, day, cents) in enumerate(rows, 2)]
+
+    def note(problem: RowProblem) -> None:
+        raise AssertionError(problem)
+
+    def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
+        return office.import_rows("revenue", read, note, backup=False)[1]
+
+    session.submit("Importing revenue", work)
 
 
 def select_tier(view: StrategyView, row: int) -> None:
@@ -149,20 +175,23 @@ def test_table_shows_limits_effective_limits_counts_and_shares(view: StrategyVie
 
 
 def test_editing_an_upper_limit_edits_the_next_tiers_lower(
-    view: StrategyView, office: Office
+    qtbot: QtBot, view: StrategyView, office: Office
 ) -> None:
     assert type_into(view, 0, Column.MONTHLY_UPPER, "1,500.50")
-    assert saved(office).tiers[1] == Tier("Silver", 150_050)
-    assert cell(view, 1, Column.MONTHLY_LOWER) == "1,500.50"
+    assert cell(view, 1, Column.MONTHLY_LOWER) == "1,500.50"  # shown at once
     assert cell(view, 1, Column.EFFECTIVE_LOWER) == "18,006"
+    settle(qtbot, view)
+    assert saved(office).tiers[1] == Tier("Silver", 150_050)
     view.undo_stack.undo()
+    settle(qtbot, view)
     assert saved(office).tiers[1] == Tier("Silver", 100_000)
 
 
 def test_typing_a_limit_past_a_neighbour_reorders_the_tiers(
-    view: StrategyView, office: Office
+    qtbot: QtBot, view: StrategyView, office: Office
 ) -> None:
     assert type_into(view, 1, Column.MONTHLY_LOWER, "6000")
+    settle(qtbot, view)
     assert [(t.name, t.monthly_lower) for t in saved(office).tiers] == [
         ("Bronze", 0),
         ("Gold", 500_000),
@@ -170,6 +199,7 @@ def test_typing_a_limit_past_a_neighbour_reorders_the_tiers(
     ]
     assert view.undo_stack.count() == 1
     view.undo_stack.undo()
+    settle(qtbot, view)
     assert saved(office).names == ["Bronze", "Silver", "Gold"]
 
 
@@ -194,21 +224,24 @@ def test_a_bad_limit_is_refused_with_a_message(
 
 
 def test_rename_in_place_and_duplicate_names_are_refused(
-    view: StrategyView, office: Office
+    qtbot: QtBot, view: StrategyView, office: Office
 ) -> None:
     assert type_into(view, 1, Column.NAME, "  Platinum ")
+    settle(qtbot, view)
     assert saved(office).names == ["Bronze", "Platinum", "Gold"]
     assert view.undo_stack.undoText() == "Rename 'Silver' to 'Platinum'"
     assert not type_into(view, 1, Column.NAME, "Gold")
     assert "two tiers are named 'gold'" in view.message_label.text().lower()
     assert not type_into(view, 1, Column.NAME, " ")
     view.undo_stack.undo()
+    settle(qtbot, view)
     assert saved(office).names == ["Bronze", "Silver", "Gold"]
 
 
-def test_add_and_remove_tiers(view: StrategyView, office: Office) -> None:
+def test_add_and_remove_tiers(qtbot: QtBot, view: StrategyView, office: Office) -> None:
     select_tier(view, 1)
     view.add_button.click()
+    settle(qtbot, view)
     assert [(t.name, t.monthly_lower) for t in saved(office).tiers] == [
         ("Bronze", 0),
         ("Silver", 100_000),
@@ -219,6 +252,7 @@ def test_add_and_remove_tiers(view: StrategyView, office: Office) -> None:
     assert view.totals is not None and len(view.totals) == 4
     select_tier(view, 0)
     view.remove_button.click()
+    settle(qtbot, view)
     assert [(t.name, t.monthly_lower) for t in saved(office).tiers] == [
         ("Silver", 0),
         ("Tier 4", 300_000),
@@ -226,6 +260,7 @@ def test_add_and_remove_tiers(view: StrategyView, office: Office) -> None:
     ]
     view.undo_stack.undo()
     view.undo_stack.undo()
+    settle(qtbot, view)
     assert saved(office).tiers == (
         Tier("Bronze", 0),
         Tier("Silver", 100_000),
@@ -257,23 +292,27 @@ def test_activating_an_empty_strategy_shows_the_error(qtbot: QtBot, office: Offi
 
 
 def test_the_last_tier_of_an_active_strategy_cannot_be_removed(
-    view: StrategyView, office: Office
+    qtbot: QtBot, view: StrategyView, office: Office
 ) -> None:
     for _ in range(2):
         select_tier(view, 0)
         view.remove_button.click()
+    settle(qtbot, view)
     assert saved(office).names == ["Gold"]
     select_tier(view, 0)
     view.remove_button.click()
     assert "at least one tier" in view.message_label.text().lower()
+    settle(qtbot, view)
     assert saved(office).names == ["Gold"]
 
 
-def test_deactivate_is_one_undoable_edit(view: StrategyView, office: Office) -> None:
+def test_deactivate_is_one_undoable_edit(qtbot: QtBot, view: StrategyView, office: Office) -> None:
     view.active_check.click()
-    assert not saved(office).active
     assert "made inactive" in view.draft_label.text()
+    settle(qtbot, view)
+    assert not saved(office).active
     view.undo_stack.undo()
+    settle(qtbot, view)
     assert saved(office).active
     assert view.active_check.isChecked()
 
@@ -281,7 +320,7 @@ def test_deactivate_is_one_undoable_edit(view: StrategyView, office: Office) -> 
 # --- draft, Revert, Run ---------------------------------------------------------------------------
 
 
-def test_changes_are_a_draft_until_revert(view: StrategyView, office: Office) -> None:
+def test_changes_are_a_draft_until_revert(qtbot: QtBot, view: StrategyView, office: Office) -> None:
     assert "Same as the current run" in view.draft_label.text()
     assert not view.revert_button.isEnabled()
     type_into(view, 2, Column.MONTHLY_LOWER, "4000")
@@ -290,9 +329,11 @@ def test_changes_are_a_draft_until_revert(view: StrategyView, office: Office) ->
     assert view.revert_button.isEnabled()
 
     view.revert_button.click()
+    settle(qtbot, view)
     assert saved(office).tiers[2] == Tier("Gold", 500_000)
     assert "Same as the current run" in view.draft_label.text()
     view.undo_stack.undo()  # Revert is undoable too
+    settle(qtbot, view)
     assert saved(office).tiers[2] == Tier("Gold", 400_000)
 
 
@@ -307,8 +348,9 @@ def test_a_new_run_makes_the_draft_current(
     type_into(view, 1, Column.MONTHLY_LOWER, "2000")
     assert "Changed since the last run" in view.draft_label.text()
     with qtbot.waitSignal(view.data_loaded, timeout=10_000):
-        assert session.run_segmentation()
+        session.run_segmentation()
     assert "Same as the current run" in view.draft_label.text()
+    assert not view.is_out_of_date()
 
 
 def test_a_run_in_progress_does_not_block_dragging(
@@ -319,7 +361,7 @@ def test_a_run_in_progress_does_not_block_dragging(
     def hold(_progress: ProgressFn, _cancelled: CancelledFn) -> None:
         release.wait(WORKER_TIMEOUT_S)
 
-    assert session.submit("A long run", hold)
+    session.submit("A long run", hold)
     line = view.chart.line_for(1)
     line.setValue(view.chart.x_for_monthly(200_000))
     assert view.totals is not None
@@ -327,10 +369,18 @@ def test_a_run_in_progress_does_not_block_dragging(
     line.sigPositionChangeFinished.emit(line)
     assert view.saved_strategy.tiers[1].monthly_lower == 200_000
     assert saved(office).tiers[1].monthly_lower == 100_000  # the write waits for the run
-    assert "saving when the running task has finished" in view.draft_label.text()
-    with qtbot.waitSignal(session.strategies_changed, timeout=10_000):
+    assert view.is_saving()
+    assert "Saving…" in view.draft_label.text()
+    # Still editable: a second edit queues behind the first.
+    assert type_into(view, 2, Column.NAME, "Platinum")
+    with qtbot.waitSignal(view.saved, timeout=10_000):
         release.set()
     assert saved(office).tiers[1].monthly_lower == 200_000
+    assert saved(office).names == ["Bronze", "Silver", "Platinum"]
+    settle(qtbot, view)
+    assert view.strategy == saved(office)
+    assert view.undo_stack.count() == 2  # its own writes coming back do not clear the stack
+    assert "Saving…" not in view.draft_label.text()
 
 
 # --- options and the range in words -------------------------------------------------------------
@@ -409,7 +459,8 @@ def test_pin_a_client_review_and_remove_it(
     qtbot: QtBot, view: StrategyView, office: Office
 ) -> None:
     dialog = view.open_override_dialog()
-    dialog.search_edit.setText("Client B")
+    with qtbot.waitSignal(dialog.results_shown, timeout=10_000):
+        dialog.search_edit.setText("Client B")
     assert dialog.results.count() == 1  # found by name; the only match is chosen
     dialog.tier_combo.setCurrentText("Gold")
     dialog.reason_edit.setText("key account")
@@ -434,9 +485,12 @@ def test_pin_a_client_review_and_remove_it(
     assert office.overrides() == pins
 
 
-def test_the_pin_dialog_needs_a_reason_and_takes_an_end_date(view: StrategyView) -> None:
+def test_the_pin_dialog_needs_a_reason_and_takes_an_end_date(
+    qtbot: QtBot, view: StrategyView
+) -> None:
     dialog = view.open_override_dialog()
-    dialog.search_edit.setText("client")
+    with qtbot.waitSignal(dialog.results_shown, timeout=10_000):
+        dialog.search_edit.setText("client")
     assert dialog.results.count() == len(PRODUCTIONS)
     dialog.results.setCurrentRow(2)
     ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
@@ -461,21 +515,76 @@ def test_groups_view_counts_equal_the_run(qtbot: QtBot, session: OfficeSession) 
 
 
 def test_new_revenue_reloads_the_counts(
-    qtbot: QtBot, view: StrategyView, session: OfficeSession, office: Office
+    qtbot: QtBot, view: StrategyView, session: OfficeSession
 ) -> None:
-    add_revenue(office, [("G", D(2025, 4, 1), 7_000_000)])
     with qtbot.waitSignal(view.data_loaded, timeout=10_000):
-        session.data_changed.emit()
+        import_revenue(session, [("G", D(2025, 4, 1), 7_000_000)])
     assert [t.count for t in view.totals or []] == [3, 3, 2]
 
 
+def test_after_a_revenue_import_the_view_says_the_run_is_out_of_date(
+    qtbot: QtBot, view: StrategyView, session: OfficeSession, office: Office
+) -> None:
+    """Issue 13: after an import the view said "Same as the current run" beside other counts."""
+    run = office.current_run()
+    assert run is not None
+    assert "Same as the current run" in view.draft_label.text()
+    assert not view.run_button.isDefault()
+    with qtbot.waitSignal(view.data_loaded, timeout=10_000):
+        import_revenue(session, [("G", D(2025, 4, 1), 7_000_000)])
+    settle(qtbot, view)
+    # The table shows the data's counts; the run still holds the old ones.
+    assert [t.count for t in view.totals or []] == [3, 3, 2]
+    assert [t.count for t in run.tiers[IND]] == [4, 3, 1]
+    words = view.draft_label.text()
+    assert "Same as the current run" not in words
+    assert "The data changed since the current run" in words
+    assert "out of date" in words
+    assert view.is_out_of_date()
+    assert view.run_button.isDefault()  # Run Segmentation is one click away
+    with qtbot.waitSignal(view.run_requested, timeout=1000):
+        view.run_button.click()
+    with qtbot.waitSignal(view.data_loaded, timeout=10_000):
+        session.run_segmentation()
+    settle(qtbot, view)
+    assert "Same as the current run" in view.draft_label.text()
+    assert not view.is_out_of_date()
+
+
+def test_an_import_after_the_run_is_out_of_date_even_with_the_same_counts(
+    qtbot: QtBot, office: Office, tmp_path: Path
+) -> None:
+    """The run is compared with when the data changed, not only with its counts."""
+    # The run was made an hour ago; the import below comes after it.
+    db_execute(
+        tmp_path / "office.db", "UPDATE run SET created_at = datetime(created_at, '-1 hour')"
+    )
+    session = make_session(office)
+    try:
+        view = open_view(qtbot, session)
+        assert "Same as the current run" in view.draft_label.text()
+        with qtbot.waitSignal(view.data_loaded, timeout=10_000):
+            import_revenue(session, [("E", D(2025, 4, 1), 100)])  # E stays in Bronze
+        settle(qtbot, view)
+        assert [t.count for t in view.totals or []] == [4, 3, 1]  # the run's counts
+        words = view.draft_label.text()
+        assert "The data changed since the current run" in words
+        assert "revenue or clients imported or changed" in words
+        assert "Same as the current run" not in words
+    finally:
+        assert session.runner.shutdown(5000)
+        assert session.preview_runner.shutdown(5000)
+
+
 def test_a_strategy_replaced_elsewhere_is_adopted(
-    view: StrategyView, session: OfficeSession, office: Office
+    qtbot: QtBot, view: StrategyView, session: OfficeSession, office: Office
 ) -> None:
     type_into(view, 1, Column.NAME, "Platinum")
+    settle(qtbot, view)
+    assert view.undo_stack.count() == 1
     replaced = Strategy(IND, (Tier("Low", 0), Tier("High", 200_000)))
-    office.save_strategy(replaced)
-    session.strategies_changed.emit()
+    with qtbot.waitSignal(view.state_loaded, timeout=10_000):
+        session.broadcast(office.save_strategy(replaced))
     assert view.strategy == replaced
     assert view.undo_stack.count() == 0  # its edits no longer describe what is saved
     assert len(view.chart.lines) == 1
@@ -503,7 +612,7 @@ def test_demo_office_counts_equal_the_run(qtbot: QtBot, tmp_path: Path) -> None:
     load_demo(office, clients=80, months=14)
     some_client = office.client_facts()[5].client_id
     office.set_override(Override(IND, some_client, "Gold", "key account"))
-    run = office.run_segmentation()
+    run, _changes = office.run_segmentation()
     session = make_session(office, today=None)
     try:
         for kind in StrategyKind:
@@ -541,3 +650,19 @@ def test_edit_a_pin_and_undo_the_edit(qtbot: QtBot, office: Office) -> None:
     finally:
         assert session.runner.shutdown(5000)
         assert session.preview_runner.shutdown(5000)
+
+
+def test_a_write_that_fails_is_told_under_the_draft_and_the_saved_strategy_comes_back(
+    qtbot: QtBot, view: StrategyView, office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(_strategy: Strategy) -> Changes:
+        raise StoreError("the office is open read-only")
+
+    monkeypatch.setattr(office, "save_strategy", refuse)
+    with qtbot.waitSignal(view.state_loaded, timeout=10_000):
+        assert type_into(view, 1, Column.NAME, "Platinum")
+    assert "Saving the strategy failed: the office is open read-only" in (view.message_label.text())
+    assert view.message_label.isVisibleTo(view)
+    assert view.strategy.names == ["Bronze", "Silver", "Gold"]  # what is saved, again
+    assert view.undo_stack.count() == 0
+    assert not view.is_saving()

@@ -187,23 +187,39 @@ def test_returning_after_cancel_counts_as_finished(qtbot: QtBot, runner: TaskRun
     assert blocker.args == ["saved anyway", "run 7"]
 
 
-def test_second_submit_while_busy_is_refused(qtbot: QtBot, runner: TaskRunner) -> None:
+def test_a_submit_while_busy_waits_its_turn_in_order(qtbot: QtBot, runner: TaskRunner) -> None:
     release = threading.Event()
-    second_ran: list[bool] = []
     started: list[str] = []
     runner.started.connect(started.append)
+    results: list[object] = []
 
-    assert runner.submit("first", blocking_task(release, "one"))
+    assert runner.submit("first", blocking_task(release, "one"), on_done=results.append)
     assert runner.is_busy()
     assert runner.current_name() == "first"
-    assert not runner.submit("second", lambda p, c: second_ran.append(True))
+    assert runner.submit("second", returning("two"), on_done=results.append)  # never refused
+    assert runner.submit("third", returning("three"), on_done=results.append)
+    assert runner.waiting_names() == ["second", "third"]
 
-    with qtbot.waitSignal(runner.finished, timeout=5000) as blocker:
+    with qtbot.waitSignal(runner.busy_changed, timeout=5000, check_params_cb=lambda b: not b):
         release.set()
-    assert blocker.args == ["first", "one"]
-    assert started == ["first"]
-    assert second_ran == []
+    assert started == ["first", "second", "third"]
+    assert results == ["one", "two", "three"]
     assert runner.current_name() is None
+    assert runner.waiting_names() == []
+
+
+def test_a_waiting_task_with_the_same_key_is_replaced(qtbot: QtBot, runner: TaskRunner) -> None:
+    release = threading.Event()
+    results: list[object] = []
+    assert runner.submit("first", blocking_task(release, "one"))
+    runner.submit("load", returning("old"), on_done=results.append, key="view")
+    runner.submit("save", returning("saved"), on_done=results.append)
+    runner.submit("load", returning("new"), on_done=results.append, key="view")
+    assert runner.waiting_names() == ["save", "load"]
+
+    with qtbot.waitSignal(runner.busy_changed, timeout=5000, check_params_cb=lambda b: not b):
+        release.set()
+    assert results == ["saved", "new"]  # the older load never ran
 
 
 def test_signal_order_and_busy_changes(qtbot: QtBot, runner: TaskRunner) -> None:

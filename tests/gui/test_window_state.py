@@ -224,3 +224,61 @@ def test_duplicate_names_are_refused(qtbot: QtBot, tmp_path: Path) -> None:
     twin.setObjectName("clients_splitter")
     with pytest.raises(ValueError, match="clients_splitter"):
         WindowStateStore(ini_settings(tmp_path / "state.ini")).save_all(parts.window)
+
+
+def test_dialogs_of_the_window_are_not_saved_with_it(qtbot: QtBot, tmp_path: Path) -> None:
+    """Regression: two import dialogs (each with a 'bad_rows_view') made quitting abort."""
+    from PySide6.QtWidgets import QDialog, QVBoxLayout
+
+    parts = Parts(qtbot)
+    for _kind in ("clients", "revenue"):
+        dialog = QDialog(parts.window)
+        view = QTableView()
+        view.setObjectName("bad_rows_view")
+        view.setModel(QStandardItemModel(1, 2, view))
+        QVBoxLayout(dialog).addWidget(view)
+        dialog.show()
+        dialog.close()
+    settings = QSettings(str(tmp_path / "state.ini"), QSettings.Format.IniFormat)
+    store = WindowStateStore(settings)
+    store.save_all(parts.window)  # before: ValueError "two widgets are saved as …"
+    keys = settings.allKeys()
+    assert "window_state/clients_table.horizontal_header/header" in keys
+    assert not any("bad_rows_view" in key for key in keys)
+
+
+@pytest.mark.parametrize(
+    "screen", [QRect(0, 0, 1024, 640), QRect(0, 0, 1280, 800), QRect(0, 0, 1920, 1080)]
+)
+def test_a_first_window_fits_the_screen_with_its_title_bar(qtbot: QtBot, screen: QRect) -> None:
+    from PySide6.QtCore import QSize
+
+    from seg_desktop.gui.window_state import TITLE_BAR_ALLOWANCE, fit_to_screen
+
+    window = QMainWindow()
+    window.setMinimumSize(900, 560)
+    qtbot.addWidget(window)
+    fit_to_screen(window, screen, QSize(1280, 800))
+    placed = window.geometry()
+    with_title = placed.adjusted(0, -TITLE_BAR_ALLOWANCE, 0, 0)
+    assert screen.contains(with_title), (placed, screen)
+    assert placed.size() == QSize(1280, 800).boundedTo(
+        QSize(screen.width(), screen.height() - TITLE_BAR_ALLOWANCE)
+    )
+
+
+def test_a_restored_window_is_brought_back_onto_a_smaller_screen(qtbot: QtBot) -> None:
+    from PySide6.QtCore import QSize
+
+    from seg_desktop.gui.window_state import TITLE_BAR_ALLOWANCE, fit_to_screen
+
+    window = QMainWindow()
+    window.setMinimumSize(900, 560)
+    qtbot.addWidget(window)
+    window.setGeometry(QRect(600, 500, 1800, 1000))  # saved on a large screen
+    window.move(600, 500)
+    small = QRect(0, 0, 1024, 640)
+    fit_to_screen(window, small, QSize(1280, 800))
+    placed = window.geometry().adjusted(0, -TITLE_BAR_ALLOWANCE, 0, 0)
+    assert small.contains(placed), placed
+    assert window.minimumSize().height() <= small.height() - TITLE_BAR_ALLOWANCE

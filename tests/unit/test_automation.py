@@ -40,8 +40,9 @@ from seg_desktop.io.definitions_file import (
     write_definitions,
 )
 from seg_desktop.store import automation as automation_store
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.office import Definitions, Office
+from seg_desktop.store.errors import StoreError
+from seg_desktop.store.office import Office
+from seg_desktop.store.records import Definitions
 from seg_desktop.store.schema import AUTOMATION_TABLES, SCHEMA_VERSION
 from tests.helpers.office import (
     add_clients,
@@ -204,7 +205,7 @@ def test_entering_leaving_and_staying_fire_exactly_as_defined_across_three_runs(
     today = dt.date.today()
 
     # Run 1: A enters Gold (60,000.00 exactly).
-    first = opened.run_segmentation(AS_OF)
+    first = opened.run_segmentation(AS_OF)[0]
     assert tasks_by_ref(opened) == [("A", "Call Alpha Ltd")]
     (task,) = opened.tasks()
     assert task.due == today + dt.timedelta(days=7)
@@ -215,13 +216,13 @@ def test_entering_leaving_and_staying_fire_exactly_as_defined_across_three_runs(
 
     # Run 2: B reaches Gold; A stays (no second task for A).
     add_revenue(opened, [("B", D(2025, 7, 1), 4_800_000)])
-    second = opened.run_segmentation(AS_OF)
+    second = opened.run_segmentation(AS_OF)[0]
     assert tasks_by_ref(opened) == [("A", "Call Alpha Ltd"), ("B", "Call Beta LLC")]
     assert tags_of(opened, ids["B"]) == {"gold-club"}
 
     # Run 3: a one-cent refund takes A out of Gold.
     add_revenue(opened, [("A", D(2025, 8, 1), -1)])
-    third = opened.run_segmentation(AS_OF)
+    third = opened.run_segmentation(AS_OF)[0]
     assert tasks_by_ref(opened) == [
         ("A", "Call Alpha Ltd"),
         ("A", "Why Alpha Ltd?"),
@@ -283,7 +284,7 @@ def test_segment_rules_fire_on_recompute_and_emails_are_prepared_never_sent(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     opened, ids = office
-    big_id = opened.save_segment(BIG, as_of=AS_OF)  # A (60,000.00) is in
+    big_id = opened.save_segment(BIG, as_of=AS_OF)[0]  # A (60,000.00) is in
     opened.save_automation_rule(email_rule("Big hello", When.ENTERS, Target.of_segment("Big")))
     add_revenue(opened, [("B", D(2025, 7, 1), 2_000_000), ("C", D(2025, 7, 1), 2_500_000)])
     mark = opened.automation_mark()
@@ -339,7 +340,7 @@ def test_paused_rules_do_nothing_and_resume_from_the_members_then(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     opened, _ids = office
-    rule_id = opened.save_automation_rule(task_rule("Welcome", When.ENTERS, paused=True))
+    rule_id = opened.save_automation_rule(task_rule("Welcome", When.ENTERS, paused=True))[0]
     opened.run_segmentation(AS_OF)  # A enters while the rule is paused
     assert opened.tasks() == []
     opened.pause_automation_rule(rule_id, False)
@@ -356,7 +357,7 @@ def test_a_rule_whose_segment_was_deleted_is_shown_broken_never_dropped(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     opened, _ids = office
-    segment_id = opened.save_segment(BIG, as_of=AS_OF)
+    segment_id = opened.save_segment(BIG, as_of=AS_OF)[0]
     opened.save_automation_rule(task_rule("Big", When.ENTERS, Target.of_segment("Big")))
     opened.delete_segment(segment_id)
     (info,) = opened.automation_rules()
@@ -669,7 +670,7 @@ def test_the_activity_export_is_formula_safe(tmp_path: Path) -> None:
 def test_a_version_2_file_upgrades_to_3_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old, _ids = make_office(tmp_path, CLIENTS, REVENUE, name="old.db")
-    run = old.run_segmentation(AS_OF)
+    run = old.run_segmentation(AS_OF)[0]
     old.close()
     connection = sqlite3.connect(path)
     for name in reversed(AUTOMATION_TABLES):

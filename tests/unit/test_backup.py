@@ -14,7 +14,6 @@ import pytest
 
 from seg_desktop.store import backup as backup_module
 from seg_desktop.store.backup import (
-    BackupError,
     backups_folder,
     daily_backup_if_due,
     list_backups,
@@ -24,6 +23,7 @@ from seg_desktop.store.backup import (
     take_backup,
     thin_backups,
 )
+from seg_desktop.store.errors import BackupError
 from seg_desktop.store.office import Office
 from seg_desktop.store.quick_check import diagnose
 from tests.helpers.office import add_clients, client, make_office, sqlite_scalar

@@ -74,7 +74,7 @@ if where == "run":
     from seg_desktop.store import runs as module
     name = "save_run"
 else:
-    from seg_desktop.io import importing as module
+    from seg_desktop.store import importing as module
     name = "_merge_staged"
 original = getattr(module, name)
 def lingering(*args, **kwargs):
@@ -394,8 +394,8 @@ def test_migrate_round_trip_keeps_every_count_and_every_cent(
 def test_on_a_server_a_second_run_is_refused_at_once_naming_the_first(postgres_url: str) -> None:
     """In one process: another session holds the run lock (as a running desktop does)."""
     from seg_desktop.store.dialect import release_run_lock, try_run_lock
-    from seg_desktop.store.lock import LockOwner
-    from seg_desktop.store.runs import RunInProgress
+    from seg_desktop.store.errors import RunInProgress
+    from seg_desktop.store.records import LockOwner
 
     office, _ = make_office(postgres_url, CLIENTS, REVENUE)
     other = Office.open(postgres_url)
@@ -427,7 +427,7 @@ def test_on_a_server_a_second_run_is_refused_at_once_naming_the_first(postgres_u
                 office.run_segmentation(dt.date(2026, 3, 15))
             with running.begin():
                 release_run_lock(running)
-        summary = office.run_segmentation(dt.date(2026, 3, 15))
+        summary = office.run_segmentation(dt.date(2026, 3, 15))[0]
         assert run_sizes(postgres_url) == {summary.id: SUBJECTS}
         assert (
             db_scalar(postgres_url, f"SELECT COUNT(*) FROM setting WHERE key = '{RUNNER_SETTING}'")
@@ -443,7 +443,7 @@ def test_on_a_server_writes_queue_and_a_write_kept_waiting_too_long_is_busy(
 ) -> None:
     """Writers take turns as on SQLite; one that waits past the limit fails whole and clearly."""
     from seg_desktop.store import dialect
-    from seg_desktop.store.database import DatabaseBusy
+    from seg_desktop.store.errors import DatabaseBusy
 
     office, _ = make_office(postgres_url, CLIENTS, REVENUE)
     other = Office.open(postgres_url)
@@ -460,7 +460,7 @@ def test_on_a_server_writes_queue_and_a_write_kept_waiting_too_long_is_busy(
             assert office.client_facts()[0].name == "Client A"
         assert snapshot(office)["run"] == before["run"] == []
         assert office.client_facts()[0].name == "Renamed"
-        assert office.run_segmentation(dt.date(2026, 3, 15)).id > 0  # its turn now
+        assert office.run_segmentation(dt.date(2026, 3, 15))[0].id > 0  # its turn now
     finally:
         other.close()
         office.close()

@@ -39,7 +39,7 @@ import pytest
 
 from seg_desktop.demo import load_demo
 from seg_desktop.store.backup import backups_folder, newest_good_backup, take_backup
-from seg_desktop.store.database import StoreError
+from seg_desktop.store.errors import StoreError
 from seg_desktop.store.integrity import check_database
 from seg_desktop.store.office import Office
 from seg_desktop.store.quick_check import Problem, diagnose

@@ -24,9 +24,10 @@ from seg_desktop.io.definitions_file import (
     render_definitions,
     write_definitions,
 )
-from seg_desktop.store.database import StoreError
 from seg_desktop.store.definitions import OfficeSettings
-from seg_desktop.store.office import Definitions, Office
+from seg_desktop.store.errors import StoreError
+from seg_desktop.store.office import Office
+from seg_desktop.store.records import Definitions
 from tests.helpers.office import OfficeUrlFactory, snapshot
 
 SPEC_EXAMPLE = """\

@@ -51,14 +51,14 @@ def office(tmp_path: Path) -> Iterator[tuple[Office, dict[str, int]]]:
 def two_runs(office: Office) -> tuple[int, int]:
     """Run 1 on the data above; then Silver's limit doubles, D earns 20,000.00 more, F is
     added, C is deleted; run 2."""
-    first = office.run_segmentation(AS_OF).id
+    first = office.run_segmentation(AS_OF)[0].id
     individual = office.strategies()[IND]
     office.save_strategy(move_boundary(individual, 1, 200_000))  # Silver: 24,000.00 a year
     add_clients(office, [client("F")])
     add_revenue(office, [("D", D(2025, 9, 1), 2_000_000), ("F", D(2025, 9, 1), 100)])
     with office.database.write() as connection:
         connection.execute(text("DELETE FROM client WHERE ref = 'C'"))
-    second = office.run_segmentation(AS_OF).id
+    second = office.run_segmentation(AS_OF)[0].id
     return first, second
 
 
@@ -121,8 +121,8 @@ def test_membership_log_of_runs_data_definitions_and_overrides(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     opened, ids = office
-    big_id = opened.save_segment(BIG, as_of=AS_OF)
-    first = opened.run_segmentation(AS_OF).id
+    big_id = opened.save_segment(BIG, as_of=AS_OF)[0]
+    first = opened.run_segmentation(AS_OF)[0].id
     assert events(opened, ids["B"]) == [
         ("Big", True, "definition of 'Big' created"),
         ("individual:Gold", True, f"run {first}: first run"),
@@ -133,7 +133,7 @@ def test_membership_log_of_runs_data_definitions_and_overrides(
     assert events(opened, ids["D"])[-1] == ("Big", True, "revenue imported")
     # A moved limit: A falls to Bronze with the same production; D rises on production.
     opened.save_strategy(move_boundary(opened.strategies()[IND], 1, 200_000))
-    second = opened.run_segmentation(AS_OF).id
+    second = opened.run_segmentation(AS_OF)[0].id
     assert events(opened, ids["A"])[-2:] == [
         ("individual:Silver", False, f"run {second}: tier limits or range changed"),
         ("individual:Bronze", True, f"run {second}: tier limits or range changed"),
@@ -150,13 +150,13 @@ def test_membership_log_of_runs_data_definitions_and_overrides(
     assert events(opened, ids["D"])[-1] == ("Big", False, "definition of 'Big' changed")
     # A manual override, then its end.
     opened.set_override(Override(IND, ids["E"], "Gold", "key account"))
-    third = opened.run_segmentation(AS_OF).id
+    third = opened.run_segmentation(AS_OF)[0].id
     assert events(opened, ids["E"])[-2:] == [
         ("individual:Silver", False, f"run {third}: manual override"),
         ("individual:Gold", True, f"run {third}: manual override"),
     ]
     opened.remove_override(IND, ids["E"])
-    fourth = opened.run_segmentation(AS_OF).id
+    fourth = opened.run_segmentation(AS_OF)[0].id
     assert events(opened, ids["E"])[-1] == (
         "individual:Silver",
         True,
@@ -181,7 +181,7 @@ def test_a_renamed_tier_logs_the_rename_and_moves_nobody(
     opened.save_strategy(
         individual.__class__(IND, (*individual.tiers[:2], renamed), individual.active)
     )
-    second = opened.run_segmentation(AS_OF).id
+    second = opened.run_segmentation(AS_OF)[0].id
     assert events(opened, ids["B"])[-1] == (
         "individual:Platinum",
         True,
@@ -311,7 +311,7 @@ def test_segments_side_by_side_and_overlap(demo: Office) -> None:
 
 def test_run_assignments_are_dataclasses(office: tuple[Office, dict[str, int]]) -> None:
     opened, ids = office
-    run = opened.run_segmentation(AS_OF)
+    run = opened.run_segmentation(AS_OF)[0]
     with opened.database.read() as connection:
         rows = history.run_assignments(connection, run.id)
     by_id = {row.subject_id: row for row in rows}
@@ -327,7 +327,7 @@ def test_nightly_bookkeeping(office: tuple[Office, dict[str, int]]) -> None:
     opened.run_segmentation(AS_OF, Trigger.MANUAL)
     with opened.database.read() as connection:
         assert history.last_scheduled_run_at(connection) is None  # a manual run does not count
-    nightly = opened.run_segmentation(AS_OF, Trigger.NIGHTLY)
+    nightly = opened.run_segmentation(AS_OF, Trigger.NIGHTLY)[0]
     failure = NightlyFailure(dt.datetime(2026, 3, 15, 2, 0, 3), "the disk is full")
     with opened.database.write() as connection:
         history.record_nightly_failure(connection, failure)
@@ -354,7 +354,7 @@ def test_share_rounding() -> None:
 def test_a_version_1_file_opens_migrates_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old, ids = make_office(tmp_path, CLIENTS, REVENUE, name="old.db")
-    run = old.run_segmentation(AS_OF)
+    run = old.run_segmentation(AS_OF)[0]
     old.close()
     # What a version-1 file looked like: no membership log (nor the automation tables of
     # schema 3), stamped 1.
@@ -385,7 +385,7 @@ def test_a_version_1_file_opens_migrates_and_keeps_its_data(tmp_path: Path) -> N
         assert upgraded.current_run() == run
         # The log works from the first run after the upgrade.
         upgraded.save_strategy(move_boundary(upgraded.strategies()[IND], 1, 200_000))
-        second = upgraded.run_segmentation(AS_OF).id
+        second = upgraded.run_segmentation(AS_OF)[0].id
         assert events(upgraded, ids["A"])[-1] == (
             "individual:Bronze",
             True,

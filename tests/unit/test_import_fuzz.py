@@ -321,12 +321,14 @@ def fresh_copy(template: Path, folder: Path, name: str) -> Office:
 
 
 RECOMPUTED_AT = 5  # segment.recomputed_at: when, by the clock, the counts were recomputed
+PRODUCTION_CHANGED_AT = "production_inputs_changed_at"  # a setting: when the data last changed
 
 
 def comparable(office: Office) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every table (as tests.helpers.office.snapshot), in one read transaction.
 
-    The segments' recompute time, a clock reading, is left out so that two offices
+    The clock readings (the segments' recompute time, when the data last changed) are left
+    out so that two offices
     that did the same work compare equal.
     """
     tables: dict[str, list[tuple[object, ...]]] = {}
@@ -336,6 +338,11 @@ def comparable(office: Office) -> dict[str, list[tuple[object, ...]]]:
             tables[table] = sorted((tuple(row) for row in rows), key=repr)
     tables["segment"] = [
         (*row[:RECOMPUTED_AT], None, *row[RECOMPUTED_AT + 1 :]) for row in tables["segment"]
+    ]
+    # Likewise when the data behind the runs last changed (whether it did stays compared).
+    tables["setting"] = [
+        (key, None if key == PRODUCTION_CHANGED_AT else value)
+        for key, value in tables.get("setting", [])
     ]
     return tables
 

@@ -15,14 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from seg_desktop.store.database import StoreError
-from seg_desktop.store.lock import (
-    LockHeld,
-    LockOwner,
-    acquire_writer_lock,
-    lock_path,
-    read_lock_owner,
-)
+from seg_desktop.store.errors import LockHeld, StoreError
+from seg_desktop.store.lock import acquire_writer_lock, lock_path, read_lock_owner
+from seg_desktop.store.records import LockOwner
 
 ROOT = Path(__file__).resolve().parents[2]
 

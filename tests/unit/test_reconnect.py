@@ -18,14 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from seg_desktop.core.engine import Trigger
-from seg_desktop.store import runs
-from seg_desktop.store.database import (
-    CannotConnect,
-    ConnectionLost,
-    NotOurDatabase,
-    describe_connect_failure,
-    server_database_is_empty,
-)
+from seg_desktop.store.database import describe_connect_failure, server_database_is_empty
+from seg_desktop.store.errors import CannotConnect, ConnectionLost, NotOurDatabase
 from seg_desktop.store.office import Office
 from seg_desktop.store.runs import RUNNER_SETTING
 from tests.helpers.office import client, db_execute, db_scalar, make_office
@@ -93,7 +87,7 @@ def test_a_connection_lost_mid_transaction_is_one_clear_error_then_it_reconnects
 def test_a_run_cut_off_by_a_restart_leaves_the_previous_run_current(postgres_url: str) -> None:
     office, _ = make_office(postgres_url, CLIENTS, REVENUE)
     try:
-        first = office.run_segmentation(AS_OF)
+        first = office.run_segmentation(AS_OF)[0]
         cut_off: list[int] = []
 
         def progress(_fraction: float, message: str) -> None:
@@ -101,7 +95,7 @@ def test_a_run_cut_off_by_a_restart_leaves_the_previous_run_current(postgres_url
                 cut_off.append(restart_server(postgres_url))
 
         with pytest.raises(ConnectionLost, match="nothing half-done was saved"):
-            runs.run_segmentation(office.database, AS_OF, Trigger.MANUAL, progress)
+            office.run_segmentation(AS_OF, Trigger.MANUAL, progress)
         assert cut_off and cut_off[0] >= 2  # the run's write and its run-lock session
         current = office.current_run()
         assert current is not None and current.id == first.id
@@ -110,7 +104,7 @@ def test_a_run_cut_off_by_a_restart_leaves_the_previous_run_current(postgres_url
         assert db_scalar(postgres_url, others) == 0
         # The server dropped the cut-off run's lock with its session: the next run goes ahead
         # (and overwrites the runner's name the cut-off one left behind).
-        second = office.run_segmentation(AS_OF)
+        second = office.run_segmentation(AS_OF)[0]
         assert second.id != first.id
         assert office.current_run() == second
         runner = f"SELECT COUNT(*) FROM setting WHERE key = '{RUNNER_SETTING}'"

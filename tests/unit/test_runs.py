@@ -12,7 +12,7 @@ from seg_desktop.core.periods import EffectiveRange, InsufficientData
 from seg_desktop.core.tiers import StrategyError, StrategyKind
 from seg_desktop.store import data
 from seg_desktop.store.office import Office
-from seg_desktop.store.runs import TierCount
+from seg_desktop.store.records import TierCount
 from tests.helpers.office import (
     add_clients,
     add_revenue,
@@ -77,7 +77,7 @@ def test_a_run_gives_exact_productions_tiers_and_counts(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     office_, ids = office
-    summary = office_.run_segmentation(AS_OF, Trigger.COMMAND_LINE)
+    summary = office_.run_segmentation(AS_OF, Trigger.COMMAND_LINE)[0]
     assert summary.range == EffectiveRange(D(2025, 3, 1), D(2026, 2, 28), 12, False)
     assert (summary.as_of, summary.trigger) == (AS_OF, Trigger.COMMAND_LINE)
     assert summary.tiers[IND] == [
@@ -111,7 +111,7 @@ def test_a_run_gives_exact_productions_tiers_and_counts(
 
 def test_run_json_has_the_range_and_effective_limits(office: tuple[Office, dict[str, int]]) -> None:
     office_, _ = office
-    summary = office_.run_segmentation(AS_OF)
+    summary = office_.run_segmentation(AS_OF)[0]
     printed = summary.to_json()
     assert (printed["range_start"], printed["range_end"], printed["n"]) == (
         "2025-03-01",
@@ -134,7 +134,7 @@ def test_a_clipped_range_scales_the_limits(office_url: str) -> None:
         [("A", D(2026, 1, 20), 200_000), ("B", D(2026, 2, 1), 199_999)],
     )
     try:
-        summary = office.run_segmentation(AS_OF)
+        summary = office.run_segmentation(AS_OF)[0]
         assert summary.range == EffectiveRange(D(2026, 1, 1), D(2026, 2, 28), 2, True)
         assert [t.count for t in summary.tiers[IND]] == [1, 1, 0]
         assert {f.client_id: f.tier for f in office.client_facts()} == {
@@ -154,7 +154,7 @@ def test_buffer_zero_counts_the_current_month(office_url: str) -> None:
         buffer_months=0,
     )
     try:
-        summary = office.run_segmentation(AS_OF)
+        summary = office.run_segmentation(AS_OF)[0]
         assert summary.range == EffectiveRange(D(2026, 3, 1), D(2026, 3, 31), 1, True)
         assert [t.count for t in summary.tiers[IND]] == [0, 0, 1]  # 60,000 >= 5,000 x 1
     finally:
@@ -163,9 +163,9 @@ def test_buffer_zero_counts_the_current_month(office_url: str) -> None:
 
 def test_runs_are_kept_and_the_latest_is_current(office: tuple[Office, dict[str, int]]) -> None:
     office_, ids = office
-    first = office_.run_segmentation(AS_OF)
+    first = office_.run_segmentation(AS_OF)[0]
     add_revenue(office_, [("C", D(2025, 12, 1), 1)])  # C reaches Silver exactly
-    second = office_.run_segmentation(AS_OF)
+    second = office_.run_segmentation(AS_OF)[0]
     assert second.id > first.id
     assert [r.id for r in office_.runs()] == [second.id, first.id]
     current = office_.current_run()
@@ -183,9 +183,9 @@ def test_runs_are_kept_and_the_latest_is_current(office: tuple[Office, dict[str,
 
 def test_a_run_snapshots_the_strategy_as_it_was(office: tuple[Office, dict[str, int]]) -> None:
     office_, _ = office
-    first = office_.run_segmentation(AS_OF)
+    first = office_.run_segmentation(AS_OF)[0]
     office_.save_strategy(strategy(IND, ("Low", 0), ("High", 50_000)))
-    second = office_.run_segmentation(AS_OF)
+    second = office_.run_segmentation(AS_OF)[0]
     assert [t.name for t in first.tiers[IND]] == ["Bronze", "Silver", "Gold"]
     old = office_.runs()[1]
     assert [(t.name, t.monthly_lower) for t in old.tiers[IND]] == [
@@ -202,7 +202,7 @@ def test_a_run_snapshots_the_strategy_as_it_was(office: tuple[Office, dict[str, 
 def test_an_inactive_strategy_is_not_in_the_run(office: tuple[Office, dict[str, int]]) -> None:
     office_, _ = office
     office_.save_strategy(strategy(GRP, ("C Group", 0), ("B Group", 250_000), active=False))
-    summary = office_.run_segmentation(AS_OF)
+    summary = office_.run_segmentation(AS_OF)[0]
     assert set(summary.tiers) == {IND}
     assert summary.strategy(GRP) is None
     assert {kind for kind, _ in assignments(office_, summary.id)} == {"individual"}
@@ -216,7 +216,7 @@ def test_an_override_counts_and_keeps_the_computed_tier(
     office_.set_override(
         Override(IND, ids["B"], "Bronze", "expired pin", until=AS_OF - dt.timedelta(days=1))
     )
-    summary = office_.run_segmentation(AS_OF)
+    summary = office_.run_segmentation(AS_OF)[0]
     assert [t.count for t in summary.tiers[IND]] == [2, 2, 2]
     saved = assignments(office_, summary.id)
     assert saved[("individual", ids["E"])] == (0, 0, 2, "Gold", True)
@@ -227,7 +227,7 @@ def test_insufficient_data_saves_nothing_and_keeps_the_previous_run(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     office_, _ = office
-    previous = office_.run_segmentation(AS_OF)
+    previous = office_.run_segmentation(AS_OF)[0]
     before = snapshot(office_)
     # As of 2025-02-10 the range ends 2025-01-31, before the earliest record (2025-02-28).
     with pytest.raises(InsufficientData, match="after the end of the range"):
@@ -272,7 +272,7 @@ def test_cancel_while_saving_keeps_the_previous_run_whole(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     office_, _ = office
-    previous = office_.run_segmentation(AS_OF)
+    previous = office_.run_segmentation(AS_OF)[0]
     add_revenue(office_, [("E", D(2025, 4, 4), 10_000_000)])
     before = snapshot(office_)
     saving = {"started": False, "checks": 0}
@@ -302,7 +302,7 @@ def test_an_error_from_a_callback_while_saving_keeps_the_previous_run_whole(
     office: tuple[Office, dict[str, int]],
 ) -> None:
     office_, _ = office
-    previous = office_.run_segmentation(AS_OF)
+    previous = office_.run_segmentation(AS_OF)[0]
     before = snapshot(office_)
     saving = {"started": False, "checks": 0}
 
@@ -330,7 +330,7 @@ def test_an_error_from_the_progress_callback_saves_nothing(
     office: tuple[Office, dict[str, int]], message: str
 ) -> None:
     office_, _ = office
-    previous = office_.run_segmentation(AS_OF)
+    previous = office_.run_segmentation(AS_OF)[0]
     before = snapshot(office_)
 
     def progress(_fraction: float, reported: str) -> None:
@@ -358,7 +358,7 @@ def test_a_new_client_without_revenue_is_in_the_lowest_tier(
 ) -> None:
     office_, _ = office
     ids = add_clients(office_, [client("NEW")])
-    summary = office_.run_segmentation(AS_OF)
+    summary = office_.run_segmentation(AS_OF)[0]
     assert assignments(office_, summary.id)[("individual", ids["NEW"])] == (
         0,
         0,
@@ -376,7 +376,7 @@ def test_an_override_follows_its_tier_when_the_tier_is_renamed(
     office_.set_override(Override(IND, ids["E"], "Gold", "partner's family"))
     office_.save_strategy(strategy(IND, ("Bronze", 0), ("Silver", 100_000), ("Platinum", 500_000)))
     assert [o.tier_name for o in office_.overrides()] == ["Platinum"]
-    summary = office_.run_segmentation(AS_OF)
+    summary = office_.run_segmentation(AS_OF)[0]
     assert assignments(office_, summary.id)[("individual", ids["E"])] == (
         0,
         0,

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from seg_desktop.core.rules import Operator, RuleField, RuleValueError
-from seg_desktop.store.database import StoreError
+from seg_desktop.store.errors import StoreError
 from tests.helpers.office import client, make_office
 
 
@@ -18,7 +18,7 @@ def test_the_list_is_tagged_and_the_new_segment_selects_exactly_it(office_url: s
         [("A", dt.date(2026, 3, 2), 1_000_00)],
     )
     try:
-        segment_id, tagged = office.segment_from_clients(
+        segment_id, tagged, _changes = office.segment_from_clients(
             "  Call back  ", [ids["B"], ids["C"], ids["B"]], "call-back"
         )
         assert tagged == 1  # C had the tag already; B is listed twice

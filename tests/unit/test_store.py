@@ -28,13 +28,8 @@ from seg_desktop.store import data
 from seg_desktop.store import database as database_module
 from seg_desktop.store import quick_check as quick_check_module
 from seg_desktop.store.data import NewClient, NewRevenue
-from seg_desktop.store.database import (
-    DatabaseBusy,
-    NewerDatabase,
-    NotOurDatabase,
-    StoreError,
-    open_database,
-)
+from seg_desktop.store.database import open_database
+from seg_desktop.store.errors import DatabaseBusy, NewerDatabase, NotOurDatabase, StoreError
 from seg_desktop.store.export_rows import EXPORT_COLUMNS
 from seg_desktop.store.office import Office
 from tests.helpers.office import (
@@ -489,7 +484,7 @@ def test_tier_field_uses_the_current_runs_overridden_tier(
 
 def test_saved_segments_are_recomputed_with_each_run(tiered: tuple[Office, dict[str, int]]) -> None:
     office, ids = tiered
-    segment_id = office.save_segment(tier_is("Gold"), as_of=AS_OF)
+    segment_id = office.save_segment(tier_is("Gold"), as_of=AS_OF)[0]
     big_id = office.save_segment(
         SegmentDefinition(
             "Big or tagged",
@@ -500,7 +495,7 @@ def test_saved_segments_are_recomputed_with_each_run(tiered: tuple[Office, dict[
             MatchMode.ANY,
         ),
         as_of=AS_OF,
-    )
+    )[0]
     saved = {s.id: s for s in office.segments()}
     assert saved[segment_id].member_count == 0
     assert saved[segment_id].recomputed_as_of == AS_OF

@@ -20,7 +20,7 @@ from seg_desktop.store.clients import (
     client_table_from_rows,
     load_client_table,
 )
-from seg_desktop.store.database import StoreError
+from seg_desktop.store.errors import StoreError
 from seg_desktop.store.export_rows import EXPORT_COLUMNS, iter_export_rows
 from seg_desktop.store.office import Office
 from tests.helpers.office import client, make_office, strategy
@@ -148,9 +148,9 @@ def test_detail_has_everything_the_panel_shows(office_url: str) -> None:
         ),
         as_of=AS_OF,
     )
-    first = office.run_segmentation(AS_OF)
+    first = office.run_segmentation(AS_OF)[0]
     office.set_override(Override(StrategyKind.INDIVIDUAL, ids["A"], "Gold", "key account"))
-    second = office.run_segmentation(AS_OF)
+    second = office.run_segmentation(AS_OF)[0]
 
     with office.database.read() as connection:
         detail = client_detail(connection, ids["A"])

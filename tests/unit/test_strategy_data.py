@@ -169,7 +169,7 @@ def test_chart_counts_equal_the_run_counts(office: tuple[Office, dict[str, int]]
     opened, ids = office
     opened.set_override(Override(IND, ids["F"], "Gold", "key account"))
     opened.set_override(Override(IND, ids["B"], "Bronze", "disputed invoices"))
-    summary = opened.run_segmentation(AS_OF)
+    summary = opened.run_segmentation(AS_OF)[0]
     for kind in (IND, GRP):
         loaded = load_for(opened, kind)
         strategy = opened.strategies()[kind]
