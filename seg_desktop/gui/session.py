@@ -89,6 +89,8 @@ class OfficeSession(QObject):
         self.runner = runner
         self.preview_runner = preview_runner
         self.today = today
+        # Writes that recompute segments count relative dates from the window's today.
+        office.today = today
 
     # --- the worker ---------------------------------------------------------------------
 
@@ -255,6 +257,7 @@ class OfficeSession(QObject):
     def swap_office(self, office: Office) -> None:
         """Show another office in this window: every view reloads from it."""
         self.office = office
+        office.today = self.today
 
         def work(_progress: ProgressFn, _cancelled: CancelledFn) -> Changes:
             return Changes(frozenset({Area.OFFICE}), None, office.current_run())

@@ -9,7 +9,9 @@ Files are streamed, never loaded whole: CSV through the csv module over a text
 stream, workbooks through openpyxl in read-only mode. Row numbers are the ones
 a spreadsheet shows: the first record of the file is row 1, each CSV record is
 one row (a quoted newline does not start a new one), blank rows count but are
-skipped silently.
+skipped silently. A row whose fields do not line up with the header (a value
+beyond its last named column, or a CSV row too short for a required column) is
+a bad row as a whole, never read in part (`_RowShape`).
 """
 
 from __future__ import annotations
@@ -907,6 +909,14 @@ class _Plan:
         if self.problems:
             raise ImportFileError(" ".join(self.problems))
 
+    @property
+    def header_width(self) -> int:
+        """The header's columns up to its last named one: empty cells after it do not count."""
+        for column in range(len(self.headers), 0, -1):
+            if self.headers[column - 1]:
+                return column
+        return 0
+
 
 def _plan(table: _Table, kind: Kind, options: ImportOptions, name: str) -> _Plan:
     first: list[Sequence[object]] = []
@@ -1026,6 +1036,101 @@ class _Ticker:
         if self._progress is not None:
             done, total = self._table.position()
             self._progress(max(done, total), max(done, total))
+
+
+@dataclass(frozen=True)
+class _RowShape:
+    """Whether a row's fields line up with the header; asked only of a row whose length differs.
+
+    A value to the right of the header's last named column would be dropped unread. In a
+    CSV file it is nearly always a delimiter inside an unquoted value, which has shifted
+    every value after it (the tags "new;vip" read as the tag "new", and "vip" fell off the
+    end); in a workbook it is a column nobody named. A CSV row too short to reach a
+    required column has lost delimiters (a line written with another one) or was split by
+    a line break. Either way the whole row is bad, with this one reason: its values are
+    not judged, since they may not be in the columns the header says.
+
+    Empty fields after the header are accepted silently: spreadsheets write them (a row
+    `a;b;c;;` under a three-column header, when some other row or a stray format was
+    wider), and nothing is lost by ignoring them. Only a non-empty value beyond the header
+    makes the row bad. A CSV row shorter than the header but reaching every required
+    column is accepted too: its missing optional fields read as empty.
+    """
+
+    header_width: int
+    required: tuple[tuple[int, str], ...]  # (column, field) of each required field
+    format: FileFormat
+    delimiter: str | None
+
+    @classmethod
+    def of(cls, plan: _Plan, table: _Table, kind: Kind) -> _RowShape:
+        required = tuple(
+            sorted((plan.columns[field_name], field_name) for field_name in REQUIRED_FIELDS[kind])
+        )
+        return cls(plan.header_width, required, table.format, table.delimiter)
+
+    def problem(self, record: Sequence[object]) -> str | None:
+        """The reason a (non-blank) row is bad for its shape, or None if it lines up."""
+        header_width = self.header_width
+        size = len(record)
+        if size > header_width:
+            last = size  # the fields up to the last non-empty one
+            while last > header_width and _is_blank_value(record[last - 1]):
+                last -= 1
+            if last > header_width:
+                return self._beyond_header(record, last)
+        elif self.format == "csv" and size <= self.required[-1][0]:
+            missing = [_field_word(name) for column, name in self.required if column >= size]
+            return (
+                f"has {_count(size, 'field')} where the header has {header_width}, so it has"
+                f" no {_join(missing, 'or')}: check for a line break or another delimiter"
+                " in the row"
+            )
+        return None
+
+    def _beyond_header(self, record: Sequence[object], last: int) -> str:
+        header_width = self.header_width
+        if self.format == "csv":
+            delimiter = "tab" if self.delimiter == "\t" else f"'{self.delimiter}'"
+            return (
+                f"has {last} fields where the header has {header_width}:"
+                f" check for an unquoted {delimiter} in a value"
+            )
+        filled = [
+            column for column in range(header_width, last) if not _is_blank_value(record[column])
+        ]
+        end = _column_letter(header_width - 1) if header_width else ""
+        ends = f" (the header ends at column {end})" if end else ""
+        if len(filled) == 1:
+            value = shown(_cell_text(record[filled[0]]))
+            return (
+                f"has '{value}' in column {_column_letter(filled[0])}, which has no header"
+                f"{ends}: give the column a header or clear the cell"
+            )
+        letters = [_column_letter(column) for column in filled[:3]]
+        if len(filled) > 3:
+            letters.append(f"{len(filled) - 3} more")
+        return (
+            f"has values in columns {_join(letters)}, which have no header{ends}:"
+            " give the columns headers or clear the cells"
+        )
+
+
+def _is_blank_value(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _column_letter(column: int) -> str:
+    """A 0-based column as a spreadsheet names it: 0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    number, letters = column + 1, ""
+    while number:
+        number, remainder = divmod(number - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
 
 
 def _records_after_header(plan: _Plan, table: _Table) -> Iterator[Sequence[object]]:
@@ -1156,11 +1261,18 @@ def _client_rows_until_unclosed(
     email_at, status_at = columns.get("email"), columns.get("status")
     tags_at, groups_at = columns.get("tags"), columns.get("groups")
     width = max(columns.values()) + 1
+    shape = _RowShape.of(plan, table, "clients")
+    header_width = shape.header_width
     for row_number, record in _data_records(plan, table, ticker):
-        if len(record) < width:
+        if len(record) != header_width:
             if _is_blank(record):
                 continue
-            record = [*record, *([None] * (width - len(record)))]
+            shape_problem = shape.problem(record)
+            if shape_problem is not None:
+                yield RowProblem(row_number, shape_problem)
+                continue
+            if len(record) < width:
+                record = [*record, *([None] * (width - len(record)))]
         ref = _reference_text(record[ref_at])
         name = _cell_text(record[name_at])
         email = None if email_at is None else _cell_text(record[email_at])
@@ -1207,6 +1319,8 @@ def _revenue_rows(
     ref_at, date_at, amount_at = columns["client_ref"], columns["date"], columns["amount"]
     reference_at = columns.get("reference")
     width = max(columns.values()) + 1
+    shape = _RowShape.of(plan, table, "revenue")
+    header_width = shape.header_width
     date_format, decimal, epoch_1904 = options.date_format, options.decimal, table.epoch_1904
     fromisoformat = dt.date.fromisoformat
     plain_amount = PLAIN_AMOUNT[decimal].fullmatch
@@ -1217,10 +1331,15 @@ def _revenue_rows(
             row_number += 1
             if not row_number & tick_mask:
                 ticker.tick()
-            if len(record) < width:
+            if len(record) != header_width:
                 if _is_blank(record):
                     continue
-                record = [*record, *([None] * (width - len(record)))]
+                shape_problem = shape.problem(record)
+                if shape_problem is not None:
+                    yield RowProblem(row_number, shape_problem)
+                    continue
+                if len(record) < width:
+                    record = [*record, *([None] * (width - len(record)))]
             ref_cell, date_cell, amount_cell = record[ref_at], record[date_at], record[amount_at]
             reasons: list[str] | None = None
 

@@ -381,6 +381,33 @@ def is_blank(record: tuple[object, ...]) -> bool:
     return all(value is None or (isinstance(value, str) and not value.strip()) for value in record)
 
 
+REQUIRED: dict[Kind, tuple[str, ...]] = {
+    "clients": ("ref", "name"),
+    "revenue": ("client_ref", "date", "amount"),
+}
+
+
+def not_lined_up(
+    record: tuple[object, ...], header: tuple[object, ...], layout: FileLayout, kind: Kind
+) -> bool:
+    """Whether a data row must be a bad row for its shape alone, whatever its values.
+
+    It is when it has a non-empty value to the right of the header's last named cell
+    (empty ones there are accepted), or, in a CSV file, when it is too short to reach a
+    required field's column.
+    """
+    named = [
+        column
+        for column, value in enumerate(header)
+        if value is not None and (not isinstance(value, str) or value.replace("\x00", "").strip())
+    ]
+    header_width = named[-1] + 1 if named else 0
+    if not is_blank(record[header_width:]):
+        return True
+    required = max(layout.headers.index(layout.mapping[name]) for name in REQUIRED[kind])
+    return layout.format == "csv" and len(record) <= required
+
+
 def check_file(
     case: Case,
     path: Path,
@@ -423,6 +450,9 @@ def check_file(
     numbers = [problem.row_number for problem in result.problems]
     assert numbers == sorted(set(numbers)), "one problem per row, in file order"
     assert set(numbers) <= set(non_blank), (numbers, data_rows)
+    header = records[layout.header_row - 1]
+    misaligned = [n for n in non_blank if not_lined_up(records[n - 1], header, layout, case.kind)]
+    assert set(misaligned) <= set(numbers), "a row not lined up with the header was imported"
 
     # What the office holds: the added rows are the table's new rows.
     after = comparable(first)

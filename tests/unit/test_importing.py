@@ -518,6 +518,99 @@ def test_a_revenue_row_for_an_unknown_client_is_a_problem_naming_its_row(
     assert revenue_in(office) == [("00017", d("2026-01-02"), 1000, None)]
 
 
+# --------------------------------------------------------------------------- rows not lined up
+
+SHIFTED_CLIENTS = (
+    "ref;name;email;status;tags\n"
+    "N001;Acme Ltd;acme@example.com;active;new;vip\n"  # "new;vip" unquoted: one field too many
+    "N002;Bright Co;b@example.com;active;new\n"
+    "N003;Third Ltd;t@example.com;active;new;vip\n"
+    "N004;Fourth Ltd\n"  # shorter, but every required field is there
+    "N005\n"  # no name at all
+    "N006;Sixth Ltd;;active;vip;;\n"  # empty fields after the header: accepted
+)
+SHIFTED_PROBLEMS = [
+    RowProblem(2, "has 6 fields where the header has 5: check for an unquoted ';' in a value"),
+    RowProblem(4, "has 6 fields where the header has 5: check for an unquoted ';' in a value"),
+    RowProblem(
+        6,
+        "has 1 field where the header has 5, so it has no name:"
+        " check for a line break or another delimiter in the row",
+    ),
+]
+
+
+def test_a_row_not_lined_up_with_the_header_is_a_bad_row_not_half_imported(
+    tmp_path: Path, office: Office
+) -> None:
+    add_clients(office, [client("N001", "Acme Ltd", email="old@example.com", tags=["old"])])
+    before = clients_in(office)
+    path = write(tmp_path, "clients.csv", SHIFTED_CLIENTS)
+
+    preview = run(office, "clients", path, dry_run=True)  # the preview shows the bad rows
+    assert preview.problems == SHIFTED_PROBLEMS
+    assert clients_in(office) == before
+
+    result = run(office, "clients", path)
+    assert counts(result) == figures(6, added=3, problems=3)
+    assert result.problems == SHIFTED_PROBLEMS
+    assert clients_in(office) == [
+        ("N001", "Acme Ltd", "old@example.com", None, ("old",), ()),  # untouched, tags and all
+        ("N002", "Bright Co", "b@example.com", "active", ("new",), ()),
+        ("N004", "Fourth Ltd", "", "", (), ()),
+        ("N006", "Sixth Ltd", "", "active", ("vip",), ()),
+    ]
+
+
+def test_a_workbook_value_without_a_header_is_a_bad_row_not_half_imported(
+    tmp_path: Path, office: Office
+) -> None:
+    path = write_xlsx(
+        tmp_path,
+        "clients.xlsx",
+        [
+            ["ref", "name", "email", "status", "tags"],
+            ["N001", "Acme Ltd", "acme@example.com", "active", "new", "vip"],
+            ["N002", "Bright Co", None, "active", "new", None, "  "],
+        ],
+    )
+    result = run(office, "clients", path)
+    assert counts(result) == figures(2, added=1, problems=1)
+    assert result.problems == [
+        RowProblem(
+            2,
+            "has 'vip' in column F, which has no header (the header ends at column E):"
+            " give the column a header or clear the cell",
+        )
+    ]
+    assert clients_in(office) == [("N002", "Bright Co", "", "active", ("new",), ())]
+
+
+def test_a_revenue_row_with_a_field_too_many_is_not_imported(
+    tmp_path: Path, office: Office
+) -> None:
+    add_clients(office, [client("00017")])
+    path = write(
+        tmp_path,
+        "revenue.csv",
+        "client_ref,date,amount\n"
+        "00017,2026-01-02,10.00\n"
+        "00017,2026-01-03,1,234.50\n"  # an unquoted thousands comma
+        "00017,2026-01-04,\n"  # an empty field in the header's last column: a missing amount
+        "00017,2026-01-05,5.00,,\n",  # empty fields after the header: accepted
+    )
+    result = run(office, "revenue", path)
+    assert counts(result) == figures(4, added=2, problems=2)
+    assert result.problems == [
+        RowProblem(3, "has 4 fields where the header has 3: check for an unquoted ',' in a value"),
+        RowProblem(4, "missing amount"),
+    ]
+    assert revenue_in(office) == [
+        ("00017", d("2026-01-02"), 1000, None),
+        ("00017", d("2026-01-05"), 500, None),
+    ]
+
+
 # --------------------------------------------------------------------------- preview
 
 

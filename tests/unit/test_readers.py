@@ -299,8 +299,9 @@ def test_bad_amounts_and_dates_are_row_problems(tmp_path: Path) -> None:
         RowProblem(5, "missing date"),
         RowProblem(6, "date 'someday' is not a date (e.g. 2026-03-02)"),
         RowProblem(7, "missing client ref"),
-        # An unquoted decimal comma splits the amount; the part before it still reads.
-        RowProblem(8, "date '2026-02-29' does not exist"),
+        # An unquoted decimal comma splits the amount into a fourth field: the row is bad
+        # for that alone, before its (shifted) values are judged.
+        RowProblem(8, "has 4 fields where the header has 3: check for an unquoted ',' in a value"),
         RowProblem(
             9,
             "amount '12,5' is not a number with decimal separator '.'"
@@ -323,6 +324,121 @@ def test_amount_with_extra_zero_decimals_is_exact_not_rounded(tmp_path: Path) ->
     assert revenue(path) == [
         record(2, "1", "2026-03-02", 1234),
         RowProblem(3, "amount '12.3401' has more than two decimals"),
+    ]
+
+
+# --------------------------------------------------------------------------- rows not lined up
+
+
+def more_fields(fields: int, header: int, delimiter: str = "';'") -> str:
+    return (
+        f"has {fields} fields where the header has {header}:"
+        f" check for an unquoted {delimiter} in a value"
+    )
+
+
+SHORT = "check for a line break or another delimiter in the row"
+
+
+def test_a_client_row_with_a_field_more_than_the_header_is_bad_not_cut(tmp_path: Path) -> None:
+    # The reported case: "new;vip" unquoted, so the tag list became the tag "new".
+    path = write(
+        tmp_path,
+        "ref;name;email;status;tags\n"
+        "N001;Acme Ltd;acme@example.com;active;new;vip\n"
+        'N002;Bright Co;b@example.com;active;"new;vip"\n',
+    )
+    assert clients(path) == [
+        RowProblem(2, more_fields(6, 5)),
+        client(3, "N002", "Bright Co", email="b@example.com", status="active",
+               tags=frozenset({"new", "vip"})),
+    ]  # fmt: skip
+
+
+def test_a_revenue_row_with_a_field_more_than_the_header_is_bad(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "client_ref;date;amount;reference\n"
+        "1;2026-03-02;1234,50;INV-1\n"  # a decimal comma in a ';' file needs no quotes
+        "2;2026-03-02;12;INV;2\n"
+        "3;2026-03-02;5;INV-3\n",
+    )
+    assert revenue(path, ImportOptions(decimal=",")) == [
+        record(2, "1", "2026-03-02", 123450, "INV-1"),
+        RowProblem(3, more_fields(5, 4)),
+        record(4, "3", "2026-03-02", 500, "INV-3"),
+    ]
+
+
+def test_the_reason_names_the_files_own_delimiter(tmp_path: Path) -> None:
+    comma = write(tmp_path, "ref,name\n1,Acme, Ltd\n", name="comma.csv")
+    tab = write(tmp_path, "ref\tname\n1\tAcme\tLtd\n", name="tab.csv")
+    assert clients(comma) == [RowProblem(2, more_fields(3, 2, "','"))]
+    assert clients(tab) == [RowProblem(2, more_fields(3, 2, "tab"))]
+
+
+def test_a_value_after_empty_extra_fields_still_makes_the_row_bad(tmp_path: Path) -> None:
+    path = write(tmp_path, "ref;name;status\n1;One;active;;;lost\n2;Two;active;; ;\t\n")
+    assert clients(path) == [
+        RowProblem(2, more_fields(6, 3)),
+        client(3, "2", "Two", status="active"),
+    ]
+    path = write(tmp_path, "client_ref,date,amount\n1,2026-03-02,5.00,,x,\n", name="r.csv")
+    assert revenue(path) == [RowProblem(2, more_fields(5, 3, "','"))]
+
+
+def test_empty_fields_after_the_header_are_accepted(tmp_path: Path) -> None:
+    # Spreadsheets write them (another row, or a stray format, was wider); nothing is lost.
+    clients_path = write(
+        tmp_path, "ref;name;status\n1;One;active;;\n2;Two;;  ;\n3;Three;lost\n", name="c.csv"
+    )
+    assert clients(clients_path) == [
+        client(2, "1", "One", status="active"),
+        client(3, "2", "Two", status=""),
+        client(4, "3", "Three", status="lost"),
+    ]
+    revenue_path = write(
+        tmp_path, "client_ref,date,amount\n1,2026-03-02,5.00,,\n2,2026-03-03,6.00,\n", name="r.csv"
+    )
+    assert revenue(revenue_path) == [
+        record(2, "1", "2026-03-02", 500),
+        record(3, "2", "2026-03-03", 600),
+    ]
+
+
+def test_empty_header_cells_after_the_last_name_are_not_columns(tmp_path: Path) -> None:
+    # "ref;name;;" is a two-column header: a value under its empty cells has no column.
+    path = write(tmp_path, "ref;name;;\n1;One;;\n2;Two;vip;\n")
+    assert clients(path) == [client(2, "1", "One"), RowProblem(3, more_fields(3, 2))]
+
+
+def test_a_client_row_too_short_for_a_required_column_says_so(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "ref;name;email;status\n"
+        "N001,Acme Ltd,a@example.com,active\n"  # written with another delimiter
+        "N002;Bright\n"  # shorter than the header, but every required field is there
+        "N003;\n",  # the name's field is there, and empty
+    )
+    assert clients(path) == [
+        RowProblem(2, f"has 1 field where the header has 4, so it has no name: {SHORT}"),
+        client(3, "N002", "Bright", email="", status=""),
+        RowProblem(4, "missing name"),
+    ]
+
+
+def test_a_revenue_row_too_short_for_a_required_column_says_so(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "client_ref,date,amount,reference\n"
+        "1,2026-03-02\n"
+        "2\n"
+        "3,2026-03-02,7.00\n",  # the reference is optional
+    )
+    assert revenue(path) == [
+        RowProblem(2, f"has 2 fields where the header has 4, so it has no amount: {SHORT}"),
+        RowProblem(3, f"has 1 field where the header has 4, so it has no date or amount: {SHORT}"),
+        record(4, "3", "2026-03-02", 700),
     ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from openpyxl.styles import Font
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from seg_desktop.io.readers import (
@@ -239,3 +240,55 @@ def test_opendocument_is_refused_clearly(tmp_path: Path) -> None:
     assert str(raised.value) == (
         "clients.ods is an OpenDocument spreadsheet: save it as .xlsx or CSV and import that."
     )
+
+
+NO_HEADER = "which has no header (the header ends at column {end}): give the column a header"
+
+
+def test_a_client_value_in_a_column_without_a_header_is_a_bad_row(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["ref", "name", "email", "tags"])
+    sheet.append(["N001", "Acme Ltd", None, "new", "vip"])  # E1 is empty: "vip" has no column
+    sheet.append(["N002", "Bright Co", None, "new", None, "   ", None])  # empty beyond: accepted
+    sheet.append(["N003", "Third", None, None, "x", None, 0, "y", "z", "w"])
+    sheet["K3"].font = Font(bold=True)  # a formatted, empty cell: accepted
+    path = tmp_path / "clients.xlsx"
+    workbook.save(path)
+
+    assert list(read_clients(path, DEFAULT)) == [
+        RowProblem(2, f"has 'vip' in column E, {NO_HEADER.format(end='D')} or clear the cell"),
+        ClientRow(3, "N002", "Bright Co", "", None, frozenset({"new"}), None),
+        RowProblem(
+            4,
+            "has values in columns E, G, H and 2 more, which have no header (the header ends"
+            " at column D): give the columns headers or clear the cells",
+        ),
+    ]
+
+
+def test_a_revenue_value_in_a_column_without_a_header_is_a_bad_row(tmp_path: Path) -> None:
+    day = dt.date(2026, 3, 2)
+    path = save(
+        tmp_path,
+        [
+            ["client_ref", "date", "amount"],
+            ["A", day, 12.5, "INV-1"],
+            ["B", day, 7, None, None],
+            ["C", day, 3, 0],  # a zero is a value
+        ],
+    )
+    assert list(read_revenue(path, DEFAULT)) == [
+        RowProblem(2, f"has 'INV-1' in column D, {NO_HEADER.format(end='C')} or clear the cell"),
+        record(3, "B", "2026-03-02", 700),
+        RowProblem(4, f"has '0' in column D, {NO_HEADER.format(end='C')} or clear the cell"),
+    ]
+
+
+def test_short_workbook_rows_are_empty_cells_not_missing_fields(tmp_path: Path) -> None:
+    # A workbook stores no trailing empty cells: a short row is not a damaged line.
+    path = save(tmp_path, [["ref", "name", "email", "status"], ["N1"], ["N2", "Two"]])
+    assert list(read_clients(path, DEFAULT)) == [
+        RowProblem(2, "missing name"),
+        ClientRow(3, "N2", "Two", "", "", None, None),
+    ]
