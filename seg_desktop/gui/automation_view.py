@@ -165,7 +165,30 @@ class RuleEditor(QWidget):
         self.strategy.currentIndexChanged.connect(lambda _i: self._fill_tiers())
         self.due.valueChanged.connect(lambda _v: self._edited())
         self._paused = False
+        # A new, untouched form is not an error: what is wrong shows once the user
+        # has typed or picked something (or tried to save).
+        self._touched = False
+        for line in (self.name, self.title, self.assignee, self.tag, self.subject):
+            line.textEdited.connect(self._user_edited)
+        for combo in (self.when, self.segment, self.tier, self.action, self.target_kind):
+            combo.activated.connect(self._user_edited)
         self._edited()
+
+    def _user_edited(self, *_args: object) -> None:
+        self._touched = True
+        self._edited()
+
+    def show_problems(self) -> None:
+        """Show what keeps the rule from being saved (after a save was tried)."""
+        self._user_edited()
+
+    def problem_text(self) -> str:
+        """What keeps the rule from being saved ("" when it can be saved)."""
+        try:
+            self.rule()
+        except AutomationError as error:
+            return str(error)
+        return ""
 
     def set_choices(self, segments: list[str], tiers: dict[str, list[str]]) -> None:
         """The segments and each strategy's tier names to choose from."""
@@ -199,12 +222,9 @@ class RuleEditor(QWidget):
         self.segment.setVisible(segment)
         self.strategy.setVisible(not segment)
         self.tier.setVisible(not segment)
-        try:
-            self.rule()
-        except AutomationError as error:
-            self.problem.setText(str(error))
-        else:
-            self.problem.setText("")
+        problem = self.problem_text()
+        begun = self._touched or bool(self.name.text().strip())
+        self.problem.setText(problem if begun else "")
         self.changed.emit()
 
     def rule(self) -> AutomationRule:
@@ -260,6 +280,7 @@ class RuleEditor(QWidget):
         self.tag.setText(action.tag)
         self.subject.setText(action.subject)
         self.body.setPlainText(action.body)
+        self._touched = bool(rule.name)  # a saved rule's problems show at once
         self._edited()
 
 
@@ -487,6 +508,8 @@ class AutomationView(QWidget):
         except AutomationError:
             valid = False
         self.save_button.setEnabled(valid)
+        # A disabled Save says why (the form shows it only once the user has begun).
+        self.save_button.setToolTip(self.editor.problem_text() or "Save the rule")
         self.pause_button.setEnabled(
             info is not None and (info.broken is None or not info.rule.paused)
         )
@@ -526,6 +549,7 @@ class AutomationView(QWidget):
             rule = self.editor.rule()
         except AutomationError as error:
             self.status.setText(str(error))
+            self.editor.show_problems()
             return False
         info = self.selected_rule()
         rule_id = info.id if info is not None else None

@@ -261,6 +261,7 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
         """One label per tier, lowest first."""
 
         self.view_box.sigResized.connect(self._place_labels)
+        self.view_box.sigResized.connect(self._fit_message)
         self.view_box.sigXRangeChanged.connect(self._place_labels)
         self._apply_ranges()
 
@@ -318,6 +319,7 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
             "top", f"Monthly equivalent (production ÷ {months or 'n'})", color=MONTHLY_BLUE
         )
         self._message.setText(message)
+        self._fit_message()
         if not self._lines_match():
             # Only when the lines must change: a reload during a drag keeps the dragged line.
             self._rebuild_lines()
@@ -484,6 +486,18 @@ class BoundaryChart(pg.PlotWidget):  # type: ignore[misc]
             if total.pinned:
                 parts.append(f"{total.pinned:,} pinned")
         return parts
+
+    def _fit_message(self, *_args: object) -> None:
+        """Wrap the message to the plot's width, so a long reason is never cut at the sides."""
+        width = self.view_box.width() * 0.9
+        if width <= 0:
+            return
+        self._message.textItem.setTextWidth(width)
+        document = self._message.textItem.document()
+        option = document.defaultTextOption()
+        option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        document.setDefaultTextOption(option)
+        self._message.updateTextPos()
 
     def _place_labels(self, *_args: object) -> None:
         """Centre each tier's label in its visible band, in the longest form that fits."""

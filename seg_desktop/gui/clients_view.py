@@ -102,6 +102,8 @@ class ClientsView(QWidget):
     """
 
     run_requested = Signal()
+    edit_segment_requested = Signal(int)
+    """The user asked for the shown segment's definition (the Edit definition button)."""
     table_loaded = Signal()
     members_loaded = Signal()
     segments_loaded = Signal()
@@ -128,6 +130,7 @@ class ClientsView(QWidget):
         self._loaded = False
         self._dirty: set[str] = set()
         self._list: tuple[list[int], str] | None = None  # a list shown from a report
+        self._pending_segment: int | None = None  # asked for before the Show box had it
 
         self.model = ClientsTableModel(self)
         self.proxy = ClientsProxyModel(self.model, self)
@@ -139,6 +142,10 @@ class ClientsView(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.segment_combo.setMinimumContentsLength(18)
+        self.edit_segment_button = QPushButton("Edit definition…")
+        self.edit_segment_button.setObjectName("clients_edit_segment_button")
+        self.edit_segment_button.setToolTip("Open the shown segment's criteria in the editor")
+        self.edit_segment_button.setVisible(False)
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("clients_search")
         self.search_edit.setPlaceholderText("Search ref, name or email")
@@ -173,9 +180,12 @@ class ClientsView(QWidget):
         header.setHighlightSections(False)
         header.setSortIndicatorClearable(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        for column, spec in enumerate(COLUMNS):
-            header.resizeSection(column, _COLUMN_WIDTHS.get(spec.key, 100))
         self.table.setSortingEnabled(True)
+        for column, spec in enumerate(COLUMNS):
+            # Never narrower than the title with its sort arrow (so after enabling
+            # sorting): a cut "puted tier (if pin" tells nobody what the column is.
+            width = max(_COLUMN_WIDTHS.get(spec.key, 100), header.sectionSizeHint(column))
+            header.resizeSection(column, width)
 
         self.detail = ClientDetailPanel()
         self.membership_log = MembershipLogView(session)
@@ -184,6 +194,7 @@ class ClientsView(QWidget):
         toolbar = QHBoxLayout()
         toolbar.addWidget(QLabel("Show"))
         toolbar.addWidget(self.segment_combo)
+        toolbar.addWidget(self.edit_segment_button)
         toolbar.addWidget(self.search_edit, 1)
         toolbar.addWidget(self.export_button)
         toolbar.addWidget(self.run_button)
@@ -226,6 +237,7 @@ class ClientsView(QWidget):
         self.search_edit.returnPressed.connect(self._apply_search)
         self.segment_combo.currentIndexChanged.connect(self._segment_chosen)
         self.run_button.clicked.connect(self.run_requested)
+        self.edit_segment_button.clicked.connect(self._edit_segment_clicked)
         self.export_button.clicked.connect(lambda: self.export_visible())
         selection = self.table.selectionModel()
         selection.currentRowChanged.connect(self._current_row_changed)
@@ -318,6 +330,18 @@ class ClientsView(QWidget):
             return False
         self.segment_combo.setCurrentIndex(position)
         return True
+
+    def show_segment(self, segment_id: int) -> None:
+        """Show a segment's members (chosen in the Show box), now or once the box lists it."""
+        if self.set_segment_filter(segment_id):
+            self._pending_segment = None
+        else:
+            self._pending_segment = segment_id
+
+    def _edit_segment_clicked(self) -> None:
+        segment_id = self.segment_filter()
+        if segment_id is not None:
+            self.edit_segment_requested.emit(segment_id)
 
     def set_search_text(self, text: str) -> None:
         """Type into the search box and filter at once (no debounce)."""
@@ -457,9 +481,13 @@ class ClientsView(QWidget):
             count = segment.member_count
             counted = f"{count:,}" if count is not None else "not computed"
             combo.addItem(f"{segment.definition.name} ({counted})", segment.id)
+        pending, self._pending_segment = self._pending_segment, None
+        if pending is not None and combo.findData(pending) >= 0:
+            chosen, was_list = pending, True  # clicked before the box had it: choose it now
         position = combo.findData(chosen) if chosen is not None else 0
         combo.setCurrentIndex(max(position, 0))
         combo.blockSignals(False)
+        self.edit_segment_button.setVisible(self.segment_filter() is not None)
         self.detail.set_segments(self._segments)
         if (chosen is not None and position < 0) or was_list:
             self._segment_chosen()  # the chosen segment was deleted: back to all clients
@@ -468,6 +496,7 @@ class ClientsView(QWidget):
         self.segments_loaded.emit()
 
     def _segment_chosen(self, _position: int = 0) -> None:
+        self.edit_segment_button.setVisible(self.segment_filter() is not None)
         if self.segment_combo.currentData() == _LIST and self._list is not None:
             self.proxy.set_member_filter(self._list[0])
             self.members_loaded.emit()

@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import shiboken6
-from PySide6.QtCore import QDate, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QColor,
+    QKeyEvent,
     QKeySequence,
     QPalette,
     QUndoCommand,
@@ -112,6 +113,7 @@ _RELATIVE_OPERATOR_WORDS = {
 _DEFAULT_RELATIVE_DAYS = 30
 
 _SHRINKABLE = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+_WHOLE = QComboBox.SizeAdjustPolicy.AdjustToContents
 
 
 # --- the edited definition, as a value ------------------------------------------------------
@@ -227,6 +229,58 @@ class _EditCommand(QUndoCommand):
     def undo(self) -> None:
         """Put back the definition as it was before the edit."""
         self._editor._apply_state(self.before)
+
+
+class _UndoKeys(QObject):
+    """Ctrl+Z / Ctrl+Shift+Z in the editor's fields: the field's own typing first, then the
+    editor's steps.
+
+    A line edit takes Ctrl+Z for itself (so the window's Undo never sees it), and its own
+    history is empty after the editor put a value in: without this the keys did nothing.
+    """
+
+    def __init__(self, stack: QUndoStack, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._stack = stack
+
+    def watch(self, widget: QWidget) -> None:
+        """Handle the undo keys in this widget and every widget inside it."""
+        for watched in [widget, *widget.findChildren(QWidget)]:
+            watched.installEventFilter(self)
+
+    @staticmethod
+    def _own_line_edit(widget: QObject) -> QLineEdit | None:
+        if isinstance(widget, QLineEdit):
+            return widget
+        if isinstance(widget, QAbstractSpinBox):
+            return widget.findChild(QLineEdit)
+        if isinstance(widget, QComboBox) and widget.isEditable():
+            return widget.lineEdit()
+        return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Route the undo and redo keys (see the class)."""
+        kind = event.type()
+        if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
+            return False
+        assert isinstance(event, QKeyEvent)
+        undo = event.matches(QKeySequence.StandardKey.Undo)
+        redo = event.matches(QKeySequence.StandardKey.Redo)
+        if not (undo or redo):
+            return False
+        if kind == QEvent.Type.ShortcutOverride:
+            event.accept()  # the key comes to the field (the window's Undo does not take it)
+            return True
+        line_edit = self._own_line_edit(watched)
+        if line_edit is not None and (
+            line_edit.isUndoAvailable() if undo else line_edit.isRedoAvailable()
+        ):
+            return False  # the field undoes its own typing (and reports it as an edit)
+        if undo:
+            self._stack.undo()
+        else:
+            self._stack.redo()
+        return True
 
 
 # --- value editors ------------------------------------------------------------------------------
@@ -387,8 +441,9 @@ class DateValueEditor(ValueEditor):
         self.mode_combo = QComboBox(self)
         self.mode_combo.insertItem(self.RELATIVE, "days ago")
         self.mode_combo.insertItem(self.ABSOLUTE, "calendar date")
-        self.mode_combo.setSizeAdjustPolicy(_SHRINKABLE)
-        self.mode_combo.setMinimumContentsLength(6)
+        # Two short entries: always shown whole ("calendar date", not "calendar da").
+        self.mode_combo.setSizeAdjustPolicy(_WHOLE)
+        self.mode_combo.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.mode_combo.setToolTip("Count days back from the as-of date, or pick a fixed date")
         self.mode_combo.currentIndexChanged.connect(
             lambda index: self.mode_requested.emit(index == self.RELATIVE)
@@ -473,18 +528,20 @@ class CriterionRowWidget(QFrame):
         self._field: RuleField | None = None
         self._relative: bool | None = None
         self.value_editor: ValueEditor | None = None
+        self.undo_keys: _UndoKeys | None = None  # set by the editor
 
         self.field_combo = QComboBox(self)
         for field in RuleField:
             self.field_combo.addItem(field.label, field.value)
-        # Combos may shrink below their longest entry so a row fits a narrow centre pane;
-        # the popup still shows the entries in full.
-        self.field_combo.setSizeAdjustPolicy(_SHRINKABLE)
-        self.field_combo.setMinimumContentsLength(11)
+        # The field and the operator are read together as a sentence: both are shown
+        # whole (at most "Average invoice amount" / "does not have the tag"); the value
+        # box takes the width that is left.
+        self.field_combo.setSizeAdjustPolicy(_WHOLE)
         self.field_combo.currentIndexChanged.connect(self._field_index_changed)
         self.operator_combo = QComboBox(self)
-        self.operator_combo.setSizeAdjustPolicy(_SHRINKABLE)
-        self.operator_combo.setMinimumContentsLength(8)
+        self.operator_combo.setSizeAdjustPolicy(_WHOLE)
+        for combo in (self.field_combo, self.operator_combo):
+            combo.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.operator_combo.currentIndexChanged.connect(self._operator_index_changed)
         self.value_holder = QWidget(self)
         self.value_holder.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -551,6 +608,8 @@ class CriterionRowWidget(QFrame):
             )
         self._value_layout.addWidget(editor)
         self.value_editor = editor
+        if self.undo_keys is not None:
+            self.undo_keys.watch(editor)
 
     def show_reading(self, reading: str, error: str | None) -> None:
         """Show the row in plain words, or (in red) why its value is wrong."""
@@ -574,6 +633,10 @@ class CriterionRowWidget(QFrame):
 
 def _count_words(count: int) -> str:
     return "1 client matches" if count == 1 else f"{count:,} clients match"
+
+
+_SAVED = "Saved"
+_UNSAVED = "Unsaved changes"
 
 
 class CriteriaEditor(QWidget):
@@ -630,7 +693,10 @@ class CriteriaEditor(QWidget):
         self._preview_count: int | None = None
 
         self.undo_stack = QUndoStack(self)
+        self._undo_keys = _UndoKeys(self.undo_stack, self)
         self._build_widgets()
+        for field in (self.name_edit, self.description_edit):
+            self._undo_keys.watch(field)
         self._build_actions()
 
         self._preview_timer = QTimer(self)
@@ -752,18 +818,12 @@ class CriteriaEditor(QWidget):
         self.add_criterion_action = QAction("Add &Criterion", self)
         self.add_criterion_action.setObjectName("add_criterion_action")
         self.add_criterion_action.triggered.connect(self.add_criterion)
-        # Ctrl+S works wherever the editor is shown; the main window may put the same
-        # action in its File menu (one action, so no ambiguous shortcut).
+        # Ctrl+S works wherever the editor is shown; the main window puts the same
+        # actions in its Segment menu (one action each, so no ambiguous shortcut).
         self.addAction(self.save_action)
-        # Undo/redo are not added to the editor: the main window puts them (or a
-        # QUndoGroup's) in its Edit menu, and two Ctrl+Z actions in one window would be
-        # ambiguous and neither would fire.
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setObjectName("undo_segment_edit_action")
-        self.undo_action.setShortcuts(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setObjectName("redo_segment_edit_action")
-        self.redo_action.setShortcuts(QKeySequence.StandardKey.Redo)
+        # Undo and redo of the editor's steps are the window's Edit → Undo / Redo (a
+        # QUndoGroup over this stack), and Ctrl+Z / Ctrl+Shift+Z in a field (the field's
+        # own typing first): two Ctrl+Z actions in one window would be ambiguous.
 
     # --- public API ----------------------------------------------------------------------
 
@@ -1000,6 +1060,8 @@ class CriteriaEditor(QWidget):
 
     def _new_row_widget(self, key: int) -> CriterionRowWidget:
         widget = CriterionRowWidget(key, self.rows_container)
+        widget.undo_keys = self._undo_keys
+        self._undo_keys.watch(widget)
         widget.field_chosen.connect(self._field_chosen)
         widget.operator_chosen.connect(self._operator_chosen)
         widget.value_edited.connect(self._value_edited)
@@ -1028,6 +1090,11 @@ class CriteriaEditor(QWidget):
             words = describe_definition(dataclasses.replace(definition, name="-"))
             self.summary_label.setText(f"Matches: {words}")
         dirty = self._baseline is None or _comparable(definition) != _comparable(self._baseline)
+        # "Saved" describes what is shown: an undo or an edit after saving makes it untrue.
+        if dirty and self.status_label.text() == _SAVED:
+            self.status_label.setText(_UNSAVED)
+        elif not dirty and self.status_label.text() == _UNSAVED:
+            self.status_label.setText(_SAVED)
         self._update_save_state(dirty)
         if dirty != self._dirty:
             self._dirty = dirty
@@ -1203,7 +1270,7 @@ class CriteriaEditor(QWidget):
         self._baseline = definition
         self._segment_names[segment_id] = definition.name.strip()
         self.undo_stack.setClean()
-        self.status_label.setText("Saved")
+        self.status_label.setText(_SAVED)
         self._after_change()
         self.saved.emit(segment_id)
 

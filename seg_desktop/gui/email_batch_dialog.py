@@ -57,6 +57,9 @@ FolderDialog = Callable[[QWidget, str, str], str]
 SaveDialog = Callable[[QWidget, str, str, str], tuple[str, str]]
 
 COLUMNS = ("Send", "Ref", "Client", "To", "Subject", "Status")
+_SUBJECT = COLUMNS.index("Subject")
+_WIDEST_COLUMN = 260
+"""A column fitted to its contents grows no wider than this (or a third of the table)."""
 STATUS_WORDS = {
     "ready": "ready",
     "sent": "sent",
@@ -168,7 +171,7 @@ class EmailBatchDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(_SUBJECT, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().hide()
         self.preview = QPlainTextEdit()
         self.preview.setReadOnly(True)
@@ -208,6 +211,16 @@ class EmailBatchDialog(QDialog):
         self.close_button.clicked.connect(self.accept)
         self._load_server()
         self.reload()
+
+    def _fit_columns(self) -> None:
+        """Show the address and name in full (up to a third of the table); Subject stretches."""
+        widest = max(self.table.viewport().width() // 3, _WIDEST_COLUMN)
+        for column in range(len(COLUMNS)):
+            if column == _SUBJECT:
+                continue
+            self.table.resizeColumnToContents(column)
+            if self.table.columnWidth(column) > widest:
+                self.table.setColumnWidth(column, widest)  # the tooltip has the rest
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -269,11 +282,14 @@ class EmailBatchDialog(QDialog):
             ]
             if message.last_error:
                 cells[5].setToolTip(message.last_error)
+            for cell in cells[2:5]:
+                cell.setToolTip(cell.text())  # in full, should the column be too narrow
             for column, item in enumerate(cells):
                 if not message.sendable:
                     item.setForeground(self.palette().placeholderText())
                 self.table.setItem(row, column, item)
         self.table.blockSignals(False)
+        self._fit_columns()
         without = [m for m in messages if m.status == "no_email"]
         sent = sum(1 for m in messages if m.status == "sent")
         failed = sum(1 for m in messages if m.status == "failed")

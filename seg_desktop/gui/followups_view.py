@@ -120,6 +120,9 @@ class FollowUpsView(QWidget):
         self.snooze_date = QDateEdit()
         self.snooze_date.setCalendarPopup(True)
         self.snooze_date.setDisplayFormat("yyyy-MM-dd")
+        # Never Qt's 2000-01-01: tomorrow until a task is chosen (then a week past its due).
+        tomorrow = session.today() + dt.timedelta(days=1)
+        self.snooze_date.setDate(QDate(tomorrow.year, tomorrow.month, tomorrow.day))
         self.snooze_button = QPushButton("Snooze to")
         self.assignee = QLineEdit()
         self.assignee.setPlaceholderText("Someone's name")

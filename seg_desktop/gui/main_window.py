@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 from PySide6.QtCore import QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QUndoGroup
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QGuiApplication,
+    QKeySequence,
+    QShowEvent,
+    QUndoGroup,
+)
 from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
@@ -102,7 +109,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._connect()
-        self._state.restore_all(self)
+        self._layout_restored = self._state.restore_all(self) > 0
+        self._list_sized = False
         screen = self.screen() or QGuiApplication.primaryScreen()
         fit_to_screen(self, screen.availableGeometry(), QSize(1280, 800))
         self._show_run(None, loading=True)
@@ -194,6 +202,8 @@ class MainWindow(QMainWindow):
         segment_menu = bar.addMenu("&Segment")
         segment_menu.addAction(self.segment_list.new_action)
         segment_menu.addAction(self.editor.save_action)
+        segment_menu.addAction(self.editor.revert_action)
+        segment_menu.addAction(self.editor.add_criterion_action)
         segment_menu.addSeparator()
         segment_menu.addAction(self.segment_list.rename_action)
         segment_menu.addAction(self.segment_list.duplicate_action)
@@ -268,7 +278,9 @@ class MainWindow(QMainWindow):
         session.error.connect(self.show_error)
         self.segment_list.segment_selected.connect(self._open_segment)
         self.segment_list.new_requested.connect(self._new_segment)
-        self.editor.saved.connect(self.segment_list.select_segment)
+        self.editor.saved.connect(self.segment_list.mark_segment)
+        self.segment_list.edit_requested.connect(self._edit_segment)
+        self.clients.edit_segment_requested.connect(self._edit_segment)
 
     # --- behaviour ----------------------------------------------------------------------------
 
@@ -451,10 +463,22 @@ class MainWindow(QMainWindow):
         self.session.submit("Checking the database", work, done)
 
     def _open_segment(self, segment_id: int) -> None:
+        """A segment clicked: its members in the Clients tab, its definition behind "Segment"."""
         info = self.segment_list.segment_info(segment_id)
         if info is None:
             return
-        self.editor.load(info)
+        if self.editor.segment_id() != segment_id and not self.editor.is_dirty():
+            self.editor.load(info)  # unsaved edits of another segment stay in the editor
+        self.clients.show_segment(segment_id)
+        self.tabs.setCurrentWidget(self.clients)
+
+    def _edit_segment(self, segment_id: int) -> None:
+        """Open a segment's definition in the editor."""
+        info = self.segment_list.segment_info(segment_id)
+        if info is None:
+            return
+        if self.editor.segment_id() != segment_id:
+            self.editor.load(info)
         self.tabs.setCurrentWidget(self.editor)
 
     def _follow_undo_stack(self, _stack: object = None) -> None:
@@ -499,6 +523,16 @@ class MainWindow(QMainWindow):
         report = build_report(f"{what} failed: {error}", error, trace)
         self._error_dialog = ErrorDialog(report, self)
         self._error_dialog.show()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """On first show, the segment list takes a quarter of the width (220–300 pixels)."""
+        super().showEvent(event)
+        if not self._list_sized:
+            self._list_sized = True
+            if not self._layout_restored:
+                total = self.splitter.width()
+                left = max(220, min(300, total // 4))
+                self.splitter.setSizes([left, total - left])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout, stop the workers (cancelling a running task) and close the office."""

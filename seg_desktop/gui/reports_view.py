@@ -496,7 +496,10 @@ class ReportsView(QWidget):
         self.segment_checklist.setMaximumWidth(230)
         self.segment_checklist.setToolTip("Tick two or more segments to compare them")
         self.segments_table = _fixed_table("segments_side_by_side")
-        self.segments_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Each segment's column is as wide as its name and numbers ("High-Value Clients",
+        # not "High-Value Client" cut by a squeeze); many columns scroll sideways.
+        segments_header = self.segments_table.horizontalHeader()
+        segments_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.segments_table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.segments_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.segments_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -1015,6 +1018,10 @@ class ReportsView(QWidget):
         table.setRowCount(len(measures))
         table.setColumnCount(len(segments))
         table.setHorizontalHeaderLabels([s.name for s in segments])
+        for column, segment in enumerate(segments):
+            header_cell = table.horizontalHeaderItem(column)
+            if header_cell is not None:
+                header_cell.setToolTip(segment.name)
         table.setVerticalHeaderLabels([m for m, _ in measures])
         for row, (_measure, values) in enumerate(measures):
             for column, value in enumerate(values):

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import (
+    QEvent,
     QItemSelection,
     QModelIndex,
     QObject,
@@ -21,12 +22,21 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QFont, QKeySequence, QStandardItem, QStandardItemModel
+from PySide6.QtGui import (
+    QAction,
+    QFont,
+    QKeySequence,
+    QResizeEvent,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QMessageBox,
+    QStyle,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -315,7 +325,9 @@ class SegmentListPanel(QWidget):
     """
 
     segment_selected = Signal(int)
-    """A segment (by id) became the selected row."""
+    """A segment (by id) was selected or clicked: show its members."""
+    edit_requested = Signal(int)
+    """The user asked to edit a segment's definition (double-click, Enter, Edit Definition)."""
     strategy_selected = Signal(str)
     """A tier strategy (by kind value, "individual" / "group") or one of its tiers was selected."""
     new_requested = Signal()
@@ -338,6 +350,7 @@ class SegmentListPanel(QWidget):
         self._refreshing = False
         self._selected: tuple[NodeKind, object] | None = None
         self._pending_select: int | None = None
+        self._pending_quiet = False
 
         self.model = SegmentListModel(self)
         self.model.rename_requested.connect(self._rename_to)
@@ -347,10 +360,9 @@ class SegmentListPanel(QWidget):
         self.view.setModel(self.model)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setEditTriggers(
-            QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.DoubleClicked
-        )
+        # A click shows the segment's members, a double-click (or Enter) opens its
+        # definition; renaming in place is F2 / Rename, never a double-click.
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.view.setUniformRowHeights(True)
         self.view.setAllColumnsShowFocus(True)
         header = self.view.header()
@@ -359,11 +371,28 @@ class SegmentListPanel(QWidget):
         header.setSectionResizeMode(_Column.CLIENTS, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(_Column.RECOMPUTED, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        # Clicking the row already selected shows it again (the user may be on another tab).
+        self.view.clicked.connect(self._clicked)
+        style = self.view.style()
+        single_click = style.styleHint(
+            QStyle.StyleHint.SH_ItemView_ActivateItemOnSingleClick, None, self.view
+        )
+        # Where a single click "activates" (some desktops), only a double-click edits.
+        if single_click:
+            self.view.doubleClicked.connect(self._activated)
+        else:
+            self.view.activated.connect(self._activated)
 
         self.new_action = self._action(
             "new", "&New Segment", "Create a new rule segment", self._new
         )
         self.new_action.setShortcut(QKeySequence.StandardKey.New)
+        self.edit_action = self._action(
+            "edit_definition",
+            "&Edit Definition…",
+            "Open the selected segment's criteria in the editor (double-click or Enter)",
+            self.edit_selected,
+        )
         self.rename_action = self._action(
             "rename", "&Rename", "Rename the selected segment", self.rename
         )
@@ -382,9 +411,18 @@ class SegmentListPanel(QWidget):
         # New works anywhere in the window; the other three act on the list's selection, so
         # their keys (F2, Delete) must not fire while the user types in another pane.
         self.addAction(self.new_action)
+        self.view.addAction(self.edit_action)
         for action in (self.rename_action, self.duplicate_action, self.delete_action):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.view.addAction(action)
+        self.undo_delete_action = self._action(
+            "undo_delete",
+            "&Undo Delete",
+            "Create the deleted segment again with its definition",
+            self.undo_delete,
+        )
+        self.undo_delete_action.setEnabled(False)
+        self._deleted: SegmentInfo | None = None
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         buttons = QHBoxLayout()
@@ -402,10 +440,27 @@ class SegmentListPanel(QWidget):
             buttons.addWidget(button)
         buttons.addStretch(1)
 
+        # After a delete: "Deleted 'X'. [Undo]" until the user undoes or deletes another.
+        self.undo_bar = QWidget(self)
+        self.undo_bar.setObjectName("segment_undo_bar")
+        self.undo_label = QLabel(self.undo_bar)
+        self.undo_label.setObjectName("segment_undo_label")
+        self.undo_label.setWordWrap(True)
+        undo_button = QToolButton(self.undo_bar)
+        undo_button.setObjectName("undo_delete_button")
+        undo_button.setDefaultAction(self.undo_delete_action)
+        undo_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(0, 0, 0, 0)
+        undo_row.addWidget(self.undo_label, 1)
+        undo_row.addWidget(undo_button)
+        self.undo_bar.setVisible(False)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 0, 4)
         layout.addLayout(buttons)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.undo_bar)
 
         session.changed.connect(self._office_changed)
         self.loading = True
@@ -417,7 +472,58 @@ class SegmentListPanel(QWidget):
     def sizeHint(self) -> QSize:
         """Wide enough for the three columns without cutting a segment's name."""
         hint = super().sizeHint()
-        return QSize(max(hint.width(), 360), hint.height())
+        return QSize(max(hint.width(), 360, self.needed_width()), hint.height())
+
+    def needed_width(self) -> int:
+        """The width that shows every listed name and the two number columns in full."""
+        metrics = self.view.fontMetrics()
+        indent = self.view.indentation() * 2  # section → segment, strategy → tier
+        names = [s.definition.name for s in self.model.segments] + [k.label for k in StrategyKind]
+        name_width = max((metrics.horizontalAdvance(n) for n in names), default=0) + indent + 16
+        header = self.view.header()
+        others = sum(
+            max(header.sectionSizeHint(column), self.view.sizeHintForColumn(column))
+            for column in (_Column.CLIENTS, _Column.RECOMPUTED)
+        )
+        frame = self.view.frameWidth() * 2 + self.view.verticalScrollBar().sizeHint().width()
+        layout = self.layout()
+        margins = None if layout is None else layout.contentsMargins()
+        extra = 0 if margins is None else margins.left() + margins.right()
+        return name_width + others + frame + extra
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep every name whole when the pane is narrow (see `_fit_columns`)."""
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A new font changes how wide the names are."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Hide the Recomputed column when the names would be cut without its room.
+
+        Names matter more than the time, and each row's tooltip still has it.
+        """
+        metrics = self.view.fontMetrics()
+        names = [s.definition.name for s in self.model.segments] + [k.label for k in StrategyKind]
+        # indentation: a segment sits one level in, a tier two; 12 for the cell's padding
+        widest = (
+            max((metrics.horizontalAdvance(name) for name in names), default=0)
+            + self.view.indentation() * 2
+            + 12
+        )
+        header = self.view.header()
+        room = self.view.viewport().width() - header.sectionSize(_Column.CLIENTS)
+        recomputed_width = max(
+            header.sectionSizeHint(_Column.RECOMPUTED),
+            self.view.sizeHintForColumn(_Column.RECOMPUTED),
+        )
+        hide = room - recomputed_width < widest
+        if header.isSectionHidden(_Column.RECOMPUTED) != hide:
+            header.setSectionHidden(_Column.RECOMPUTED, hide)
 
     def _action(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QAction:
         action = QAction(text, self)
@@ -474,9 +580,13 @@ class SegmentListPanel(QWidget):
         self._selected = self._node_of(self._selected_index())
         if first:
             self.view.expandAll()
+        self.updateGeometry()  # a longer name may need a wider pane
+        self._fit_columns()
         self._update_actions()
         pending, self._pending_select = self._pending_select, None
-        if pending is not None and self.model.index_of_segment(pending).isValid():
+        if pending is not None and self._pending_quiet:
+            self.mark_segment(pending)  # saved in the editor: select, do not announce
+        elif pending is not None and self.model.index_of_segment(pending).isValid():
             self.select_segment(pending)  # saved just now: its row is here at last
         self.loaded.emit()
 
@@ -516,6 +626,27 @@ class SegmentListPanel(QWidget):
             # A tier row selects its strategy: the tier view shows the whole strategy.
             return NodeKind.STRATEGY, str(index.data(STRATEGY_KIND_ROLE))
         return None
+
+    def _clicked(self, index: QModelIndex) -> None:
+        node = self._node_of(index.siblingAtColumn(_Column.NAME))
+        if node is None or node != self._selected:
+            return  # a new row: its selection change has announced it
+        kind, key = node
+        if kind is NodeKind.SEGMENT and isinstance(key, int):
+            self.segment_selected.emit(key)
+        elif isinstance(key, str):
+            self.strategy_selected.emit(key)
+
+    def _activated(self, index: QModelIndex) -> None:
+        node = self._node_of(index.siblingAtColumn(_Column.NAME))
+        if node is not None and node[0] is NodeKind.SEGMENT and isinstance(node[1], int):
+            self.edit_requested.emit(node[1])
+
+    def edit_selected(self) -> None:
+        """Ask for the selected segment's definition in the editor."""
+        segment_id = self.selected_segment_id()
+        if segment_id is not None:
+            self.edit_requested.emit(segment_id)
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self._update_actions()
@@ -558,11 +689,19 @@ class SegmentListPanel(QWidget):
         """
         index = self.model.index_of_segment(segment_id)
         if not index.isValid():
-            self._pending_select = segment_id
+            self._pending_select, self._pending_quiet = segment_id, False
             return False
         self.view.setCurrentIndex(index)
         self.view.scrollTo(index)
         return True
+
+    def mark_segment(self, segment_id: int) -> bool:
+        """Select a segment's row without announcing it (the editor just saved it)."""
+        if not self.model.index_of_segment(segment_id).isValid():
+            self._pending_select, self._pending_quiet = segment_id, True
+            return False
+        self._selected = (NodeKind.SEGMENT, segment_id)  # so the change announces nothing
+        return self.select_segment(segment_id)
 
     def select_strategy(self, kind: StrategyKind) -> None:
         """Select a strategy's row (emits strategy_selected if it was not selected)."""
@@ -572,7 +711,12 @@ class SegmentListPanel(QWidget):
 
     def _update_actions(self) -> None:
         has_segment = self.selected_segment_id() is not None
-        for action in (self.rename_action, self.duplicate_action, self.delete_action):
+        for action in (
+            self.edit_action,
+            self.rename_action,
+            self.duplicate_action,
+            self.delete_action,
+        ):
             action.setEnabled(has_segment)
 
     # --- actions --------------------------------------------------------------------------
@@ -621,7 +765,8 @@ class SegmentListPanel(QWidget):
         return (
             f"Delete the segment '{name}'?\n\n"
             "Only the segment's definition and membership list are removed. "
-            "No client, tag or revenue record is changed or deleted."
+            "No client, tag or revenue record is changed or deleted. "
+            "You can undo the delete from the segment list."
         )
 
     def delete(self) -> None:
@@ -631,7 +776,31 @@ class SegmentListPanel(QWidget):
             return
         if not self.confirm("Delete segment", self.delete_message(info.definition.name)):
             return
-        self.session.delete_segment(info.id)
+
+        def deleted(_changes: Changes) -> None:
+            self._deleted = info
+            self.undo_label.setText(f"Deleted '{info.definition.name}'.")
+            self.undo_delete_action.setEnabled(True)
+            self.undo_bar.setVisible(True)
+
+        self.session.delete_segment(info.id, deleted)
+
+    def undo_delete(self) -> None:
+        """Create the segment deleted last again, with its definition (members recomputed)."""
+        info, self._deleted = self._deleted, None
+        self.undo_bar.setVisible(False)
+        self.undo_delete_action.setEnabled(False)
+        if info is None:
+            return
+        if any(s.definition.name == info.definition.name for s in self.model.segments):
+            self.warn(
+                "Undo delete",
+                f"A segment named '{info.definition.name}' exists again; nothing was created.",
+            )
+            return
+        self.session.save_segment(
+            info.definition, None, self._select_saved, self._failed("Undo delete")
+        )
 
     def _failed(self, title: str) -> Callable[[BaseException, str], None]:
         """Show a failed rename or copy here, where the user acted."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QShowEvent, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -353,6 +353,7 @@ class StrategyView(QWidget):
         self.side_splitter.setChildrenCollapsible(False)
         side.setMinimumWidth(240)
         self.side_splitter.setSizes([900, 340])
+        self._side_sized = False  # the side panel takes its share once the view has a width
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(draft_row)
@@ -391,6 +392,18 @@ class StrategyView(QWidget):
     def saved_strategy(self) -> Strategy:
         """The strategy as last committed (saved, or queued to be saved while a task runs)."""
         return self._committed
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """On first show, give the chart most of the width: the pins panel a share of it.
+
+        A fixed split would leave the chart a third of a 1024-pixel screen.
+        """
+        super().showEvent(event)
+        if not self._side_sized and self.side_splitter.width() > 0:
+            self._side_sized = True
+            total = self.side_splitter.width()
+            side = max(240, min(340, total * 3 // 10))
+            self.side_splitter.setSizes([total - side, side])
 
     def is_saving(self) -> bool:
         """Whether an edit of this view waits for the office worker to save it."""
@@ -598,7 +611,12 @@ class StrategyView(QWidget):
 
     def _selected_tier(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
-        return rows[0].row() if rows else None
+        if rows:
+            return rows[0].row()
+        # The row with the focus frame is the one a person means (a reload clears the
+        # selection but keeps the current row).
+        current = self.table.currentIndex()
+        return current.row() if current.isValid() else None
 
     def _add_tier(self) -> None:
         try:
@@ -614,7 +632,11 @@ class StrategyView(QWidget):
 
     def _remove_tier(self) -> None:
         index = self._selected_tier()
-        if index is None:
+        if not self._committed.tiers:
+            self.show_error("There is no tier to remove.")
+            return
+        if index is None or index >= len(self._committed.tiers):
+            self.show_error("Choose the tier to remove in the table first.")
             return
         name = self._committed.tiers[index].name
         try:
@@ -910,8 +932,8 @@ class StrategyView(QWidget):
         self.table.setMinimumHeight(height)
 
     def _update_buttons(self) -> None:
-        selected = self._selected_tier()
-        self.remove_button.setEnabled(selected is not None and bool(self._committed.tiers))
+        # Enabled whenever there is a tier: pressed with none chosen, it says so.
+        self.remove_button.setEnabled(bool(self._committed.tiers))
 
     def _range_words(self) -> str:
         loaded = self._loaded

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from seg_desktop.core.automation import Action, ActionKind, AutomationRule, Target, When
 from seg_desktop.gui.automation_view import AutomationView
-from seg_desktop.gui.email_batch_dialog import EmailBatchDialog, MailServerDialog
+from seg_desktop.gui.email_batch_dialog import COLUMNS, EmailBatchDialog, MailServerDialog
 from seg_desktop.gui.followups_view import FollowUpsView
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
 from seg_desktop.gui.tasks import LatestOnlyRunner, TaskRunner
@@ -298,4 +299,77 @@ def test_the_tasks_view_follows_the_changes_of_a_run_started_elsewhere(
         session.run_segmentation()  # the window's Run Segmentation: its Changes reach the view
     assert view.model.rowCount() == 3
     assert view.summary.text() == "3 open tasks: 0 due today, 0 overdue"
+    wait_idle(qtbot, session)
+
+
+# --- issue 14: what a first look shows ---------------------------------------------------------
+
+
+def test_a_new_rule_form_shows_no_error_until_the_user_types(
+    qtbot: QtBot, session: OfficeSession
+) -> None:
+    view = AutomationView(session)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: view.editor.tier.count() > 0, timeout=WAIT_MS)
+    editor = view.editor
+    assert editor.problem.text() == ""  # nothing typed yet: nothing in red
+    assert not view.save_button.isEnabled()
+    assert "needs a name" in view.save_button.toolTip()  # the disabled Save says why
+    editor.name.setFocus()
+    qtbot.keyClicks(editor.name, "W")
+    assert "needs a title" in editor.problem.text()  # begun: what is still missing shows
+    qtbot.keyClick(editor.name, Qt.Key.Key_Backspace)
+    assert "needs a name" in editor.problem.text()
+    assert editor.problem.isVisible()
+    view.new_button.click()  # a fresh form is clean again
+    assert editor.problem.text() == ""
+
+
+def test_the_snooze_date_starts_tomorrow_and_a_week_past_a_chosen_tasks_due_date(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    office.save_automation_rule(
+        AutomationRule(
+            "Welcome", When.ENTERS, GOLD, Action(ActionKind.CREATE_TASK, title="Call {name}")
+        )
+    )
+    office.run_segmentation(AS_OF)
+    view = FollowUpsView(session)
+    qtbot.addWidget(view)
+    tomorrow = AS_OF + dt.timedelta(days=1)
+    assert view.snooze_date.date().toPython() == tomorrow
+    assert view.snooze_date.text() == tomorrow.isoformat()
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=WAIT_MS)
+    view.select_row(0)
+    task = view.model.row_at(0)
+    assert view.snooze_date.date().toPython() == max(task.due, AS_OF) + dt.timedelta(days=7)
+    wait_idle(qtbot, session)
+
+
+def test_the_batch_dialog_shows_every_address_whole(
+    qtbot: QtBot, session: OfficeSession, office: Office
+) -> None:
+    office.save_automation_rule(
+        AutomationRule(
+            "Hello", When.IS_IN, GOLD, Action(ActionKind.PREPARE_EMAIL, subject="Hi", body="Hi")
+        )
+    )
+    office.run_segmentation(AS_OF)
+    (batch,) = office.email_batches()
+    dialog = EmailBatchDialog(session, batch.id, password_lookup=lambda _s: None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: len(dialog.messages()) == 3, timeout=WAIT_MS)
+    table = dialog.table
+    metrics = table.fontMetrics()
+    to_column = COLUMNS.index("To")
+    for row in range(table.rowCount()):
+        item = table.item(row, to_column)
+        assert item is not None
+        # the text plus the cell's margins on both sides
+        assert table.columnWidth(to_column) >= metrics.horizontalAdvance(item.text()) + 6
+    header = table.horizontalHeader()
+    for column in range(len(COLUMNS)):
+        assert header.sectionSize(column) >= metrics.horizontalAdvance(COLUMNS[column])
     wait_idle(qtbot, session)

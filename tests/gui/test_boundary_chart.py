@@ -350,3 +350,25 @@ def test_new_data_during_a_drag_keeps_the_dragged_line(
     line.sigPositionChangeFinished.emit(line)
     assert saved_monthly(qtbot, view, 1) == 200_000
     assert view.undo_stack.count() == 1
+
+
+def test_a_long_not_enough_data_message_wraps_inside_the_chart(qtbot: QtBot) -> None:
+    chart = BoundaryChart()
+    qtbot.addWidget(chart)
+    chart.resize(520, 320)
+    chart.show()
+    qtbot.waitExposed(chart)
+    message = (
+        "Not enough data: the segmentation range has no complete month of revenue before "
+        "the buffer months; import revenue or lower the buffer"
+    )
+    chart.set_productions(np.array([], dtype=np.int64), None, message)
+    qtbot.waitUntil(lambda: chart.view_box.width() > 0)
+    chart.grab()  # paint once: the text item places itself when drawn
+    text = chart._message
+    shown = text.textItem.sceneBoundingRect()
+    plot = chart.view_box.sceneBoundingRect()
+    assert text.toPlainText() == message
+    assert shown.left() >= plot.left() - 1
+    assert shown.right() <= plot.right() + 1
+    assert shown.top() >= plot.top() - 1 and shown.bottom() <= plot.bottom() + 1

@@ -449,3 +449,32 @@ def test_a_list_made_a_segment_shows_its_tag_and_the_new_segment(
     assert view.segment_combo.findText("Call back (5)") > 0
     settle(qtbot, session)
     assert "call-back" in view.detail.tags_label.text()  # the detail follows too
+
+
+# --- issue 14: no column title is cut; a segment chosen in the Show box offers its definition --
+
+
+def test_every_column_title_is_shown_whole(view: ClientsView) -> None:
+    header = view.table.horizontalHeader()
+    metrics = header.fontMetrics()
+    for column, spec in enumerate(COLUMNS):
+        # the title plus the sort arrow's room: what the header asks for to show it whole
+        assert header.sectionSize(column) >= header.sectionSizeHint(column), spec.title
+        assert header.sectionSize(column) > metrics.horizontalAdvance(spec.title), spec.title
+
+
+def test_showing_a_segment_offers_its_definition(
+    qtbot: QtBot, view: ClientsView, office: Office
+) -> None:
+    target = next(s for s in office.segments() if s.member_count)
+    view.show()
+    assert not view.edit_segment_button.isVisible()
+    with qtbot.waitSignal(view.members_loaded, timeout=WAIT_MS):
+        view.show_segment(target.id)
+    assert set(view.visible_client_ids()) == set(office.segment_member_ids(target.id))
+    assert view.edit_segment_button.isVisible()
+    with qtbot.waitSignal(view.edit_segment_requested) as asked:
+        view.edit_segment_button.click()
+    assert asked.args == [target.id]
+    view.set_segment_filter(None)
+    assert not view.edit_segment_button.isVisible()

@@ -7,8 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QStyle,
+    QStyleOptionComboBox,
+    QWidget,
+)
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
@@ -20,6 +26,7 @@ from seg_desktop.core.rules import (
     SegmentDefinition,
 )
 from seg_desktop.demo import load_demo
+from seg_desktop.gui.app import build_window
 from seg_desktop.gui.criteria_editor import (
     NEW_SEGMENT_NAME,
     CriteriaEditor,
@@ -395,7 +402,7 @@ def test_undo_and_redo_restore_each_exact_definition(
     assert line_edit_of(editor.rows()[0]).line_edit.text() == "active"
 
 
-def test_the_undo_action_undoes_a_field_change_and_its_value_reset(
+def test_ctrl_z_undoes_a_field_change_and_its_value_reset(
     qtbot: QtBot, editor: CriteriaEditor, office: Office
 ) -> None:
     editor.load(segment_named(office, "Repeat Customers"))
@@ -403,11 +410,14 @@ def test_the_undo_action_undoes_a_field_change_and_its_value_reset(
     row = editor.rows()[0]
     choose(row, field="email")
     assert editor.definition().criteria[0] == Criterion(RuleField.EMAIL, Operator.EQUALS, "")
-    assert editor.undo_action.isEnabled()
-    editor.undo_action.trigger()
+    field_box = editor.rows()[0].findChild(QComboBox)
+    assert field_box is not None
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.keyClick(field_box, Qt.Key.Key_Z, ctrl)  # Ctrl+Z in the form
     assert editor.definition() == saved
     assert isinstance(editor.rows()[0].value_editor, IntegerValueEditor)
-    editor.redo_action.trigger()
+    field_box = editor.rows()[0].findChild(QComboBox)
+    qtbot.keyClick(field_box, Qt.Key.Key_Z, ctrl | Qt.KeyboardModifier.ShiftModifier)
     assert editor.definition().criteria[0].field is RuleField.EMAIL
 
 
@@ -516,3 +526,112 @@ def test_the_names_arrive_from_the_worker_and_a_new_segment_gets_a_free_name(
     assert editor.undo_stack.count() == 0
     retype(qtbot, editor.name_edit, NEW_SEGMENT_NAME)
     assert editor.name_error_label.text() == f"A segment named '{NEW_SEGMENT_NAME}' already exists."
+
+
+# --- issue 14: undo from the keyboard; "Saved" only beside saved work -----------------------
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+def test_ctrl_z_in_a_value_field_undoes_the_typing_then_the_editors_steps(
+    qtbot: QtBot, editor: CriteriaEditor, office: Office
+) -> None:
+    editor.load(segment_named(office, "High-Value Clients"))
+    first = editor.rows()[0]
+    first.operator_combo.setCurrentIndex(first.operator_combo.findData("less_than"))
+    field = line_edit_of(first).line_edit
+    field.setFocus()
+    field.end(False)
+    qtbot.keyClicks(field, "9")
+    assert field.text() == "500009"
+
+    qtbot.keyClick(field, Qt.Key.Key_Z, CTRL)  # the field's own typing first
+    assert field.text() == "50000"
+    assert editor.definition().criteria[0].value == "50000"
+    qtbot.keyClick(field, Qt.Key.Key_Z, CTRL)  # then the editor's step (the operator)
+    assert editor.definition().criteria[0].operator is Operator.GREATER_THAN
+    assert first.operator_combo.currentData() == "greater_than"
+    assert not editor.is_dirty()
+    qtbot.keyClick(field, Qt.Key.Key_Z, CTRL_SHIFT)  # redo from the keyboard: the typing
+    assert editor.definition().criteria[0].value == "500009"
+    qtbot.keyClick(editor.name_edit, Qt.Key.Key_Z, CTRL)  # nothing typed there: the step
+    assert editor.definition().criteria[0].value == "50000"
+    qtbot.keyClick(editor.name_edit, Qt.Key.Key_Z, CTRL_SHIFT)
+    assert editor.definition().criteria[0].value == "500009"
+
+    # A value put in by the editor (field's own history empty): Ctrl+Z undoes the step.
+    retype(qtbot, editor.name_edit, "Renamed")
+    editor.name_edit.setText("Renamed")  # as an undo/redo would: the field forgets its typing
+    qtbot.keyClick(editor.name_edit, Qt.Key.Key_Z, CTRL)
+    assert editor.name_edit.text() == "High-Value Clients"
+
+
+def test_after_an_undo_the_form_never_says_saved_beside_unsaved_changes(
+    qtbot: QtBot, editor: CriteriaEditor, office: Office
+) -> None:
+    editor.load(segment_named(office, "High-Value Clients"))
+    field = line_edit_of(editor.rows()[0]).line_edit
+    retype(qtbot, field, "60000")
+    with qtbot.waitSignal(editor.saved, timeout=WAIT_MS):
+        qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
+    assert editor.status_label.text() == "Saved"
+    assert not editor.save_button.isEnabled()
+
+    field.setFocus()
+    qtbot.keyClick(field, Qt.Key.Key_Z, CTRL)
+    assert editor.definition().criteria[0].value != "60000"
+    assert editor.save_button.isEnabled()
+    assert editor.status_label.text() != "Saved"
+    assert "unsaved" in editor.status_label.text().lower()
+
+
+def shown_whole(combo: QComboBox) -> bool:
+    """Whether the combo's text area holds its current text without cutting it."""
+    option = QStyleOptionComboBox()
+    combo.initStyleOption(option)
+    area = combo.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, combo
+    )
+    return area.width() >= combo.fontMetrics().horizontalAdvance(combo.currentText())
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_the_criterion_boxes_show_their_words_whole_at_the_default_window_size(
+    qtbot: QtBot, office: Office, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    office.close()  # the window opens the office itself
+    opened = Office.open(tmp_path / "office.db")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(opened, settings, today=lambda: TODAY)
+    qtbot.addWidget(window)
+    try:
+        window.resize(*size)
+        window.show()
+        qtbot.waitExposed(window)
+        editor = window.editor
+        window.segment_list.new_action.trigger()
+        tag_row, date_row, money_row = (add_row(qtbot, editor) for _ in range(3))
+        choose(tag_row, field="tags", operator="contains")
+        choose(date_row, field="last_invoice_date", operator="greater_than")
+        choose(money_row, field="average_invoice_amount", operator="greater_than")
+        date_editor = date_row.value_editor
+        assert isinstance(date_editor, DateValueEditor)
+        date_editor.mode_combo.setCurrentIndex(DateValueEditor.ABSOLUTE)
+        assert date_editor.mode_combo.currentText() == "calendar date"
+        assert tag_row.operator_combo.currentText() == "has a tag containing"
+        qtbot.waitUntil(lambda: editor.rows_container.width() > 0, timeout=WAIT_MS)
+        for combo in (
+            tag_row.operator_combo,
+            date_editor.mode_combo,
+            money_row.field_combo,
+            money_row.operator_combo,
+        ):
+            # (the layout settles when the event loop runs)
+            qtbot.waitUntil(lambda combo=combo: shown_whole(combo), timeout=WAIT_MS)
+        # The rows fit the pane: no sideways scrolling to reach a value box.
+        assert editor.rows_container.width() <= editor.scroll_area.viewport().width()
+    finally:
+        qtbot.waitUntil(lambda: not window.session.runner.is_busy(), timeout=WAIT_MS)
+        window.close()
+        opened.close()

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from PySide6.QtCore import QSettings
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from seg_desktop.core.money import format_money
 from seg_desktop.core.tiers import StrategyKind, move_boundary
 from seg_desktop.demo import load_demo
+from seg_desktop.gui.app import build_window
 from seg_desktop.gui.reports_view import OVERLAP_NOTE, ReportsView, default_list_tag
 from seg_desktop.gui.runs_view import SORT_ROLE
 from seg_desktop.gui.session import CANCEL_EXCEPTIONS, OfficeSession
@@ -272,3 +274,41 @@ def test_an_overlap_list_becomes_a_segment_through_a_tag(
     before = len(office.segments())
     assert not view.segment_from_overlap("both")
     assert len(office.segments()) == before
+
+
+# --- issue 14: segment names are never cut in the side-by-side headers ------------------------
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_side_by_side_headers_show_every_segment_name_whole(
+    qtbot: QtBot, office: Office, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    office.close()  # the window opens the office itself
+    opened = Office.open(tmp_path / "office.db")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(opened, settings, today=lambda: TODAY)
+    qtbot.addWidget(window)
+    try:
+        window.resize(*size)
+        window.show()
+        qtbot.waitExposed(window)
+        reports = window.reports
+        window.tabs.setCurrentWidget(reports)
+        reports.tabs.setCurrentIndex(1)  # "Segments side by side"
+        qtbot.waitUntil(lambda: reports.segment_checklist.count() == 5, timeout=WAIT_MS)
+        with qtbot.waitSignal(reports.segments_loaded, timeout=WAIT_MS):
+            reports.set_checked_segments([s.id for s in opened.segments()])
+        table = reports.segments_table
+        header = table.horizontalHeader()
+        metrics = header.fontMetrics()
+        for column in range(table.columnCount()):
+            item = table.horizontalHeaderItem(column)
+            assert item is not None
+            assert header.sectionSize(column) >= metrics.horizontalAdvance(item.text()) + 8, (
+                item.text()
+            )
+            assert item.toolTip() == item.text()
+    finally:
+        qtbot.waitUntil(lambda: not window.session.runner.is_busy(), timeout=WAIT_MS)
+        window.close()
+        opened.close()

@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QToolButton
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from seg_desktop.core.tiers import StrategyKind
 from seg_desktop.demo import load_demo
+from seg_desktop.gui.app import build_window
+from seg_desktop.gui.main_window import MainWindow
 from seg_desktop.gui.segment_list import (
     NODE_KIND_ROLE,
     SEGMENT_ID_ROLE,
@@ -385,3 +387,120 @@ def test_a_refresh_keeps_what_the_user_collapsed(
     assert view.isExpanded(model.strategies_index())
     assert view.isExpanded(model.index_of_strategy(StrategyKind.INDIVIDUAL))
     assert not view.isExpanded(model.index_of_strategy(StrategyKind.GROUP))
+
+
+# --- issue 14: a click shows the segment's clients; delete can be undone; names fit ---------
+
+
+@pytest.fixture
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
+    office = make_office(tmp_path / "window.db")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    main = build_window(office, settings, today=lambda: TODAY)
+    qtbot.addWidget(main)
+    main.resize(1280, 800)
+    main.show()
+    qtbot.waitExposed(main)
+    qtbot.waitUntil(lambda: not main.session.runner.is_busy(), timeout=20_000)
+    yield main
+    qtbot.waitUntil(lambda: not main.session.runner.is_busy(), timeout=20_000)
+    main.close()
+    office.close()
+
+
+def click_segment_row(qtbot: QtBot, panel: SegmentListPanel, segment_id: int) -> None:
+    rect = panel.view.visualRect(panel.model.index_of_segment(segment_id))
+    assert rect.isValid()
+    qtbot.mouseClick(panel.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_clicking_a_segment_shows_its_members_in_the_clients_tab(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    office = window.session.office
+    segments = window.segment_list.model.segments
+    target = next(s for s in segments if s.member_count)
+    members = set(office.segment_member_ids(target.id))
+    assert 0 < len(members) < office.client_count()
+
+    click_segment_row(qtbot, window.segment_list, target.id)
+    qtbot.waitUntil(lambda: set(window.clients.visible_client_ids()) == members, timeout=WAIT_MS)
+    assert window.tabs.currentWidget() is window.clients
+    assert window.clients.segment_combo.currentText().startswith(target.definition.name)
+    # The definition is one click away: the Edit definition button, or the Segment tab.
+    button = window.clients.edit_segment_button
+    assert button.isVisible()
+    assert window.editor.segment_id() == target.id
+    window.tabs.setCurrentWidget(window.runs)  # elsewhere; a click on the same row comes back
+    click_segment_row(qtbot, window.segment_list, target.id)
+    assert window.tabs.currentWidget() is window.clients
+    button.click()
+    assert window.tabs.currentWidget() is window.editor
+    assert window.editor.definition() == target.definition
+
+
+def test_enter_on_a_segment_opens_its_definition_and_new_opens_a_blank_one(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    panel = window.segment_list
+    first, target = panel.model.segments[0], panel.model.segments[-1]
+    click_segment_row(qtbot, panel, target.id)
+    assert window.tabs.currentWidget() is window.clients
+    qtbot.keyClick(panel.view, Qt.Key.Key_Return)
+    assert window.tabs.currentWidget() is window.editor
+    assert window.editor.segment_id() == target.id
+    # The context menu's Edit Definition does the same for the selected row.
+    assert panel.select_segment(first.id)
+    assert panel.edit_action in panel.view.actions()
+    panel.edit_action.trigger()
+    assert window.tabs.currentWidget() is window.editor
+    assert window.editor.segment_id() == first.id
+    window.segment_list.new_action.trigger()
+    assert window.tabs.currentWidget() is window.editor
+    assert window.editor.segment_id() is None
+
+
+def test_a_deleted_segment_can_be_undone_with_its_definition(
+    qtbot: QtBot, panel: SegmentListPanel, office: Office, dialogs: Dialogs
+) -> None:
+    target = panel.model.segments[0]
+    members = set(office.segment_member_ids(target.id))
+    assert panel.select_segment(target.id)
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
+        panel.delete_action.trigger()
+    qtbot.waitUntil(panel.undo_bar.isVisible, timeout=WAIT_MS)
+    assert target.definition.name in panel.undo_label.text()
+    assert target.definition.name not in [name for name, _ in listed_segments(panel.model)]
+
+    button = panel.findChild(QToolButton, "undo_delete_button")
+    assert button is not None and button.isEnabled()
+    with qtbot.waitSignal(panel.loaded, timeout=WAIT_MS):
+        button.click()
+    qtbot.waitUntil(
+        lambda: target.definition.name in [name for name, _ in listed_segments(panel.model)],
+        timeout=WAIT_MS,
+    )
+    assert not panel.undo_bar.isVisible()
+    back = next(s for s in panel.model.segments if s.definition.name == target.definition.name)
+    assert back.definition == target.definition
+    qtbot.waitUntil(lambda: panel.selected_segment_id() == back.id, timeout=WAIT_MS)
+    assert set(office.segment_member_ids(back.id)) == members
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (1024, 640)])
+def test_every_segment_name_fits_the_list_at_the_default_window_size(
+    qtbot: QtBot, window: MainWindow, size: tuple[int, int]
+) -> None:
+    view = window.segment_list.view
+    # A desktop's font is wider than the offscreen one: the names must fit all the same.
+    font = window.segment_list.font()
+    font.setPointSizeF(font.pointSizeF() * 1.4)
+    window.segment_list.setFont(font)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.width() == size[0], timeout=WAIT_MS)
+    metrics = view.fontMetrics()
+    for info in window.segment_list.model.segments:
+        index = window.segment_list.model.index_of_segment(info.id)
+        text_room = view.visualRect(index).width() - 8  # the cell's padding
+        name = info.definition.name
+        assert metrics.horizontalAdvance(name) <= text_room, name

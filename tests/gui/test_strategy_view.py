@@ -666,3 +666,33 @@ def test_a_write_that_fails_is_told_under_the_draft_and_the_saved_strategy_comes
     assert view.strategy.names == ["Bronze", "Silver", "Gold"]  # what is saved, again
     assert view.undo_stack.count() == 0
     assert not view.is_saving()
+
+
+# --- issue 14: Remove tier on an inactive strategy works or says why ---------------------------
+
+
+def test_remove_tier_on_an_inactive_strategy_removes_or_says_why(
+    qtbot: QtBot, view: StrategyView, office: Office
+) -> None:
+    view.active_check.click()
+    settle(qtbot, view)
+    assert not saved(office).active
+    # Nothing chosen: the button says what to do instead of doing nothing.
+    view.table.clearSelection()
+    view.table.setCurrentIndex(view.table_model.index(-1, 0))
+    assert view.remove_button.isEnabled()
+    view.remove_button.click()
+    assert view.message_label.isVisibleTo(view)
+    assert "choose the tier" in view.message_label.text().lower()
+    # The row with the focus frame (a reload keeps it, not the selection) is the one removed.
+    view.table.setCurrentIndex(view.table_model.index(0, 0))
+    view.table.clearSelection()
+    view.remove_button.click()
+    settle(qtbot, view)
+    assert saved(office).names == ["Silver", "Gold"]
+    for _ in range(2):
+        select_tier(view, 0)
+        view.remove_button.click()
+        settle(qtbot, view)
+    assert saved(office) == Strategy(IND, (), active=False)  # inactive: may have none
+    assert not view.remove_button.isEnabled()
